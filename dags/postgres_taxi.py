@@ -1,0 +1,20 @@
+"""
+### NYC TLC taxi trips -> Postgres, one month per Airflow run
+
+Each run streams one monthly `csv.gz` release (`{taxi}_tripdata_{YYYY}-{MM}.csv.gz`) into its own
+staging table and hash-merges it into `public.{taxi}_tripdata`: rows whose `unique_row_id` (the
+course's md5) is already there are skipped, so re-running a month inserts nothing.
+
+* **Month of a run**: the month of its logical date (green runs `0 9 1 * *`, yellow `0 10 1 * *`,
+  UTC). A manual trigger can name another month with the `year`/`month` params.
+* **Connection**: `ny_taxi_postgres`. **Source**: Variable `ny_taxi_source` (default: the
+  DataTalksClub GitHub releases; a mirror URL, `file://` URL or directory works too).
+* **Steps**: resolve_month -> ensure_tables -> load_staging -> hash_merge -> drop_staging.
+"""
+
+from __future__ import annotations
+
+from taxi_pipeline.factory import build_taxi_dag
+
+postgres_taxi_green = build_taxi_dag("postgres", "green", doc_md=__doc__)
+postgres_taxi_yellow = build_taxi_dag("postgres", "yellow", doc_md=__doc__)

@@ -1,0 +1,110 @@
+"""The DAG factory: one monthly DAG per (target, taxi type), built from the taxi spec.
+
+Every DAG has the same shape -- resolve month -> ensure tables -> load -> hash-merge -> clean up --
+with the target (Postgres, GCP) deciding what the steps run. Parse time stays cheap: only the
+environment is read here; providers and clients are imported when the tasks run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from airflow.sdk import DAG, Param, Variable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from taxi_pipeline.months import ParamError, Window
+from taxi_pipeline.run_info import describe_run
+from taxi_pipeline.settings import STAGING_SCHEMA, Settings
+from taxi_pipeline.source import DEFAULT_SOURCE, SOURCE_VARIABLE, BadSourceFile
+from taxi_pipeline.specs import TaxiSpec, get_spec
+from taxi_pipeline.sql_templates import SQL_DIR
+
+OWNER = "ny-taxi"
+
+
+def month_params(window: Window) -> dict[str, Param]:
+    """The trigger form: both empty means "the run's logical date"; both set wins over it."""
+    return {
+        "year": Param(
+            None,
+            type=["null", "integer"],
+            title="Year",
+            description=f"Year of the month to load ({window.first}..{window.last}). Empty: the run's logical date.",
+        ),
+        "month": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=12,
+            title="Month",
+            description="Month to load, 1-12. Set together with Year.",
+        ),
+    }
+
+
+def resolve_month_task(spec: TaxiSpec, window: Window):
+    @task(task_id="resolve_month", retries=0)
+    def resolve_month() -> dict[str, Any]:
+        """Validate params / logical date and derive URL, filename and this run's staging table."""
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        try:
+            return describe_run(
+                spec,
+                window,
+                context["params"],
+                context.get("logical_date"),
+                Variable.get(SOURCE_VARIABLE, default=DEFAULT_SOURCE),
+                dag_id=dag_run.dag_id,
+                run_id=dag_run.run_id,
+                staging_schema=STAGING_SCHEMA,
+            )
+        except (ParamError, BadSourceFile) as exc:  # retrying cannot fix a bad parameter
+            raise AirflowFailException(str(exc)) from exc
+
+    return resolve_month()
+
+
+def _postgres_steps(spec: TaxiSpec, run_info) -> None:
+    from taxi_pipeline.postgres_tasks import add_postgres_steps
+
+    add_postgres_steps(spec, run_info)
+
+
+TARGETS: dict[str, Callable[[TaxiSpec, Any], None]] = {
+    "postgres": _postgres_steps,
+}
+
+
+def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, settings: Settings | None = None) -> DAG:
+    """Build ``{target}_taxi_{taxi}``: monthly, catchup over the configured window."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: expected one of {sorted(TARGETS)}")
+    spec = get_spec(taxi)
+    settings = settings or Settings.from_env()
+    window = settings.window
+    with DAG(
+        dag_id=f"{target}_taxi_{taxi}",
+        description=f"NYC TLC {taxi} taxi trips, one month per run, hash-merged into {target}",
+        schedule=CronTriggerTimetable(spec.schedule, timezone="UTC"),
+        start_date=window.first.first_moment(),
+        end_date=window.last.last_moment(),
+        catchup=True,
+        max_active_runs=settings.max_active_runs,
+        params=month_params(window),
+        default_args={
+            "owner": OWNER,
+            "retries": settings.retries,
+            "retry_delay": settings.retry_delay,
+            "retry_exponential_backoff": True,
+            "max_retry_delay": settings.retry_delay * 20,
+        },
+        tags=["ny_taxi", target, taxi],
+        doc_md=doc_md,
+        template_searchpath=[str(SQL_DIR)],
+        user_defined_macros={"taxi": spec, "staging_schema": STAGING_SCHEMA},
+        render_template_as_native_obj=False,
+    ) as dag:
+        TARGETS[target](spec, resolve_month_task(spec, window))
+    return dag

@@ -1,0 +1,137 @@
+"""Which month a run loads, and the window of months a DAG may load.
+
+A run whose logical date falls in month M loads month M (CronTriggerTimetable:
+``data_interval_start == logical_date``). Manual runs may carry ``year``/``month`` params, which
+win over the logical date, and may have no logical date at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+
+DEFAULT_FIRST_MONTH = "2019-01"
+DEFAULT_LAST_MONTH = "2021-07"  # the last month DataTalksClub/nyc-tlc-data publishes
+START_ENV = "NY_TAXI_START_MONTH"
+END_ENV = "NY_TAXI_END_MONTH"
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class ParamError(ValueError):
+    """A run parameter (or setting) is invalid; the message names it."""
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise ParamError(f"month must be 1..12, got {self.month}")
+
+    @classmethod
+    def parse(cls, text: str, *, name: str = "month") -> Month:
+        """Parse ``YYYY-MM``; ``name`` is the setting named in the error."""
+        match = _MONTH_RE.match(text.strip())
+        if not match:
+            raise ParamError(f"{name}: expected YYYY-MM, got {text!r}")
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise ParamError(f"{name}: month must be 01..12, got {text!r}")
+        return cls(year, month)
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        return cls(moment.year, moment.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def next(self) -> Month:
+        return Month(self.year + self.month // 12, self.month % 12 + 1)
+
+    def first_moment(self) -> datetime:
+        return datetime(self.year, self.month, 1, tzinfo=timezone.utc)
+
+    def last_moment(self) -> datetime:
+        """The last second of the month (a DAG's inclusive ``end_date``)."""
+        return self.next().first_moment() - timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The inclusive range of months a DAG schedules and accepts as params."""
+
+    first: Month
+    last: Month
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ParamError(f"{START_ENV}={self.first} is after {END_ENV}={self.last}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Window:
+        """Read the window from the environment (parse time is fine: no Variable.get, no network)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            Month.parse(env.get(START_ENV) or DEFAULT_FIRST_MONTH, name=START_ENV),
+            Month.parse(env.get(END_ENV) or DEFAULT_LAST_MONTH, name=END_ENV),
+        )
+
+    def __contains__(self, month: Month) -> bool:
+        return self.first <= month <= self.last
+
+    def months(self) -> list[Month]:
+        out, current = [], self.first
+        while current <= self.last:
+            out.append(current)
+            current = current.next()
+        return out
+
+
+def _int_param(name: str, value: Any) -> int | None:
+    """Params arrive as ints from the form/JSON; accept digit strings, reject everything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ParamError(f"param {name!r}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ParamError(f"param {name!r}: expected an integer, got {value!r}")
+
+
+def resolve_month(params: Mapping[str, Any], logical_date: datetime | None, window: Window) -> tuple[Month, str]:
+    """Return the month a run loads and where that choice came from (``params`` or ``logical date``).
+
+    Raises :class:`ParamError` naming the parameter for anything invalid, before any I/O.
+    """
+    year = _int_param("year", params.get("year"))
+    month = _int_param("month", params.get("month"))
+    if year is None and month is None:
+        if logical_date is None:
+            raise ParamError(
+                "params 'year' and 'month' are required: this run has no logical date "
+                "(a manual trigger); fill in the form or pass conf {'year': 2019, 'month': 1}"
+            )
+        chosen, origin = Month.of(logical_date), "logical date"
+    elif year is None or month is None:
+        missing = "year" if year is None else "month"
+        raise ParamError(f"param {missing!r} is required when the other of 'year'/'month' is given")
+    else:
+        if not 1 <= month <= 12:
+            raise ParamError(f"param 'month': must be 1..12, got {month}")
+        chosen, origin = Month(year, month), "params"
+    if chosen not in window:
+        name = "year/month" if origin == "params" else "logical date"
+        raise ParamError(
+            f"{name}: {chosen} is outside this DAG's window {window.first}..{window.last} "
+            f"(set {START_ENV}/{END_ENV} to widen it)"
+        )
+    return chosen, origin

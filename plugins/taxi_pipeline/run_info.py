@@ -1,0 +1,52 @@
+"""The first task of every run: decide which month it loads, before any network or SQL.
+
+Everything later steps need (URL, filename, this run's staging table) is derived here from the
+validated month and the spec, and passed on as one XCom; no later step builds an identifier from
+user input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any, Mapping
+
+from taxi_pipeline.months import Month, Window, resolve_month
+from taxi_pipeline.source import check_source_base, month_url
+from taxi_pipeline.specs import TaxiSpec
+
+log = logging.getLogger(__name__)
+
+
+def staging_table_name(schema: str, spec: TaxiSpec, month: Month, dag_id: str, run_id: str) -> str:
+    """A staging table per run: parallel months, and two runs of one month, never share one."""
+    run_key = hashlib.sha1(f"{dag_id}/{run_id}".encode()).hexdigest()[:10]
+    return f"{schema}.{spec.taxi}_{month.year:04d}_{month.month:02d}_{run_key}"
+
+
+def describe_run(
+    spec: TaxiSpec,
+    window: Window,
+    params: Mapping[str, Any],
+    logical_date: datetime | None,
+    source_base: str,
+    *,
+    dag_id: str,
+    run_id: str,
+    staging_schema: str,
+) -> dict[str, Any]:
+    month, origin = resolve_month(params, logical_date, window)
+    check_source_base(source_base)
+    info = {
+        "taxi": spec.taxi,
+        "year": month.year,
+        "month": month.month,
+        "label": f"{spec.taxi} {month}",
+        "origin": origin,
+        "filename": spec.filename(month.year, month.month),
+        "url": month_url(source_base, spec, month),
+        "staging_table": staging_table_name(staging_schema, spec, month, dag_id, run_id),
+    }
+    log.info("This run loads %s (from %s): %s", info["label"], origin, info["url"])
+    return info

@@ -1,0 +1,259 @@
+"""Extract: stream one month's csv.gz from the release (or a mirror) and hand out CSV bytes.
+
+The file is never held in memory or written to disk: compressed bytes are read in chunks,
+gunzipped incrementally and handed to whoever reads (Postgres COPY, a GCS upload). The header is
+checked against the taxi spec before a single data byte is handed out.
+
+Sources: ``https://``/``http://`` base URLs (default: the GitHub releases), ``file://`` URLs and
+plain local directories with the same layout ``{base}/{taxi}/{taxi}_tripdata_{YYYY}-{MM}.csv.gz``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+from urllib.parse import unquote, urlparse
+
+from taxi_pipeline.months import Month
+from taxi_pipeline.specs import TaxiSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOURCE = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+SOURCE_VARIABLE = "ny_taxi_source"  # Airflow Variable (or env AIRFLOW_VAR_NY_TAXI_SOURCE)
+READ_TIMEOUT_ENV = "NY_TAXI_HTTP_READ_TIMEOUT"
+CHUNK_BYTES = 1 << 20
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+class SourceError(Exception):
+    """The source could not be read (retryable: network, 5xx, timeouts)."""
+
+
+class BadSourceFile(Exception):
+    """The file is not what the spec says it is (not retryable: retrying reads the same bytes)."""
+
+
+class MonthNotPublished(Exception):
+    """The month does not exist at the source (HTTP 404 / missing file); not retryable."""
+
+
+def month_url(base: str, spec: TaxiSpec, month: Month) -> str:
+    """``{base}/{taxi}/{taxi}_tripdata_{YYYY}-{MM}.csv.gz``; ``base`` is a URL or a directory."""
+    return f"{base.rstrip('/')}/{spec.taxi}/{spec.filename(month.year, month.month)}.gz"
+
+
+def check_source_base(base: str) -> None:
+    """Fail fast, naming the setting, on a base that can never work."""
+    scheme = urlparse(base).scheme
+    if scheme in ("http", "https"):
+        return
+    if scheme not in ("", "file"):
+        raise BadSourceFile(
+            f"{SOURCE_VARIABLE}: unsupported scheme {scheme!r} in {base!r}; use https://, http://, file:// or a directory"
+        )
+    directory = _local_path(base)
+    if not directory.is_dir():
+        raise BadSourceFile(f"{SOURCE_VARIABLE}: directory {directory} does not exist")
+
+
+def _local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
+
+
+class RawStream(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+
+@dataclass
+class Opened:
+    raw: RawStream
+    size: int | None  # compressed bytes, when the source says
+
+
+@contextmanager
+def open_source(url: str, label: str) -> Iterator[Opened]:
+    """Open the compressed stream of ``url``; ``label`` (e.g. ``green 2019-01``) goes into errors."""
+    if urlparse(url).scheme in ("http", "https"):
+        with _open_http(url, label) as opened:
+            yield opened
+        return
+    path = _local_path(url)
+    if not path.is_file():
+        raise MonthNotPublished(f"{label}: month not published: {path} does not exist in the mirror")
+    with path.open("rb") as handle:
+        yield Opened(raw=handle, size=path.stat().st_size)
+
+
+@contextmanager
+def _open_http(url: str, label: str) -> Iterator[Opened]:
+    import requests  # heavy-ish; keep it out of DAG parsing
+
+    read_timeout = float(os.environ.get(READ_TIMEOUT_ENV, "60"))
+    try:
+        response = requests.get(url, stream=True, timeout=(15, read_timeout))
+    except requests.RequestException as exc:
+        raise SourceError(f"{label}: cannot reach {url}: {exc}") from exc
+    with response:
+        if response.status_code == 404:
+            raise MonthNotPublished(f"{label}: month not published: HTTP 404 for {url}")
+        if response.status_code >= 500 or response.status_code == 429:
+            raise SourceError(f"{label}: HTTP {response.status_code} from {url} (will retry)")
+        if response.status_code != 200:
+            raise BadSourceFile(f"{label}: HTTP {response.status_code} from {url}")
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.startswith("text/html"):
+            raise BadSourceFile(f"{label}: {url} returned an HTML page ({content_type}), not a gzip file")
+        length = response.headers.get("Content-Length")
+        yield Opened(raw=_HttpRaw(response, url, label), size=int(length) if length else None)
+
+
+class _HttpRaw:
+    """``response.raw`` without transparent decoding; network errors become :class:`SourceError`."""
+
+    def __init__(self, response, url: str, label: str) -> None:
+        self._raw, self._url, self._label = response.raw, url, label
+
+    def read(self, size: int) -> bytes:
+        import requests
+        import urllib3
+
+        try:
+            return self._raw.read(size, decode_content=False)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            raise SourceError(f"{self._label}: download of {self._url} broke off: {exc!r}") from exc
+
+
+class Progress:
+    """Logs bytes and rows done and the rate every few seconds, and one summary line at the end."""
+
+    def __init__(self, label: str, total_bytes: int | None) -> None:
+        self.label, self.total_bytes = label, total_bytes
+        self.compressed_bytes = self.csv_bytes = self.newlines = 0
+        self.started = self._last_log = time.monotonic()
+
+    @property
+    def rows(self) -> int:
+        return max(self.newlines - 1, 0)  # the header line is not a row
+
+    def update(self, compressed: int, csv_chunk: bytes) -> None:
+        self.compressed_bytes += compressed
+        self.csv_bytes += len(csv_chunk)
+        self.newlines += csv_chunk.count(b"\n")
+        now = time.monotonic()
+        if now - self._last_log >= PROGRESS_EVERY_SECONDS:
+            self._last_log = now
+            log.info("%s: %s", self.label, self.describe())
+
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, 1e-9)
+
+    def describe(self) -> str:
+        mb = self.compressed_bytes / 1e6
+        of = f"/{self.total_bytes / 1e6:.1f} MB ({100 * self.compressed_bytes / self.total_bytes:.0f}%)" if self.total_bytes else " MB"
+        return (
+            f"{mb:.1f}{of} downloaded, {self.csv_bytes / 1e6:.1f} MB csv, {self.rows:,} rows, "
+            f"{self.rows / self.elapsed():,.0f} rows/s, {mb / self.elapsed():.1f} MB/s"
+        )
+
+
+class CsvStream:
+    """A file-like reader of the decompressed CSV *data* (header already checked and consumed).
+
+    Pass it to ``cursor.copy_expert(sql, stream, size=...)`` or any ``read(size)`` consumer.
+    Multi-member gzip files are handled; a stream that ends before the gzip end marker raises
+    :class:`BadSourceFile` (truncated download) rather than silently loading part of a month.
+    """
+
+    def __init__(self, raw: RawStream, *, label: str, url: str, size: int | None) -> None:
+        self._raw, self.label, self.url = raw, label, url
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._buffer = b""
+        self._eof = False
+        self.progress = Progress(label, size)
+
+    def _pull(self) -> bytes:
+        """Decompress the next chunk; b'' at the end of a complete gzip stream."""
+        while not self._eof:
+            compressed = self._raw.read(CHUNK_BYTES)
+            if not compressed:
+                if not self._inflate.eof:
+                    raise BadSourceFile(
+                        f"{self.label}: {self.url} is truncated: the gzip stream ended after "
+                        f"{self.progress.compressed_bytes:,} bytes without its end marker"
+                    )
+                self._eof = True
+                break
+            try:
+                data = self._inflate.decompress(compressed)
+                while self._inflate.eof and self._inflate.unused_data:  # next gzip member
+                    rest = self._inflate.unused_data
+                    self._inflate = zlib.decompressobj(wbits=31)
+                    data += self._inflate.decompress(rest)
+            except zlib.error as exc:
+                raise BadSourceFile(f"{self.label}: {self.url} is not a valid gzip file: {exc}") from exc
+            self.progress.update(len(compressed), data)
+            if data:
+                return data
+        return b""
+
+    def read_header(self) -> list[str]:
+        while b"\n" not in self._buffer:
+            chunk = self._pull()
+            if not chunk:
+                break
+            self._buffer += chunk
+            if b"\n" not in self._buffer[: 1 << 16] and len(self._buffer) > 1 << 16:
+                raise BadSourceFile(f"{self.label}: {self.url}: no header line in the first 64 KiB")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8", errors="replace").strip("\r\n\ufeff ").split(",")
+
+    def read(self, size: int = -1) -> bytes:
+        if self._buffer:
+            out, self._buffer = self._buffer, b""
+            return out
+        return self._pull()
+
+
+def check_header(columns: list[str], spec: TaxiSpec, filename: str) -> None:
+    """Raise :class:`BadSourceFile` naming the file and the columns that differ from the spec."""
+    expected = spec.column_names
+    if columns == expected:
+        return
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if extra:
+        parts.append(f"unexpected {extra}")
+    if not parts:
+        parts.append(f"columns out of order: got {columns}")
+    raise BadSourceFile(f"{filename}: header does not match the {spec.taxi} spec: {'; '.join(parts)}")
+
+
+@contextmanager
+def open_month_csv(url: str, spec: TaxiSpec, month: Month) -> Iterator[CsvStream]:
+    """Open a month, check its header, and yield the data stream. Logs a summary line at the end."""
+    label = f"{spec.taxi} {month}"
+    filename = spec.filename(month.year, month.month) + ".gz"
+    log.info("%s: streaming %s", label, url)
+    with open_source(url, label) as opened:
+        stream = CsvStream(opened.raw, label=label, url=url, size=opened.size)
+        check_header(stream.read_header(), spec, filename)
+        yield stream
+    log.info("%s: done: %s in %.1f s", label, stream.progress.describe(), stream.progress.elapsed())
+
+
+def copy_stream(stream: CsvStream, out: IO[bytes]) -> None:
+    """Write the whole data stream to ``out`` (used by benchmarks and uploads)."""
+    while chunk := stream.read(CHUNK_BYTES):
+        out.write(chunk)

@@ -1,0 +1,121 @@
+"""Session fixtures: a real Postgres (scripts/pg.sh), an Airflow home with its own metadata DB, a
+local HTTP server serving generated release-like files, and a fresh database per test.
+
+Airflow reads its configuration at import, so the environment is set here, before any test module
+imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="ny-taxi-tests-"))
+_SESSION_DIR.chmod(0o755)  # the Postgres server runs as a non-root user and must reach its data dir
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # Failure tests must fail once, not wait through exponential backoff.
+        "NY_TAXI_RETRIES": "0",
+    }
+)
+
+PG_SCRIPT = ROOT / "scripts" / "pg.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TestPostgres:
+    """The session's Postgres server; ``create_database`` gives each test an empty database."""
+
+    def __init__(self, pg_dir: Path, port: int) -> None:
+        self.env = {**os.environ, "PG_DIR": str(pg_dir), "PG_PORT": str(port)}
+        self.port = port
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run([str(PG_SCRIPT), *args], env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/pg.sh {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def uri(self, database: str) -> str:
+        return f"postgresql://root:root@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self.run("createdb", name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestPostgres]:
+    server = TestPostgres(_SESSION_DIR / "pg", free_port())
+    server.run("start")
+    yield server
+    server.run("stop")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database (sqlite: dag.test() runs tasks in-process)."""
+    from airflow.utils.db import resetdb
+
+    resetdb(skip_init=False)
+
+
+@pytest.fixture
+def taxi_db(pg_server: TestPostgres, monkeypatch: pytest.MonkeyPatch):
+    """A fresh, empty ny_taxi database for one test, wired to the ``ny_taxi_postgres`` connection."""
+    import psycopg2
+
+    name = pg_server.create_database()
+    uri = pg_server.uri(name)
+    monkeypatch.setenv("AIRFLOW_CONN_NY_TAXI_POSTGRES", uri)
+    conn = psycopg2.connect(uri)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+    pg_server.run("dropdb", name)
+
+
+@pytest.fixture(scope="session")
+def release_root() -> Path:
+    root = _SESSION_DIR / "release"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def fixture_server(release_root: Path):
+    from tests.support.http_server import FixtureServer
+
+    with FixtureServer(release_root) as server:
+        yield server
+
+
+@pytest.fixture
+def source(fixture_server, monkeypatch: pytest.MonkeyPatch):
+    """Point the DAGs at the local HTTP server (the Variable, through its env form)."""
+    monkeypatch.setenv("AIRFLOW_VAR_NY_TAXI_SOURCE", fixture_server.base_url)
+    return fixture_server
