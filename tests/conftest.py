@@ -87,13 +87,12 @@ def airflow_db() -> None:
 @pytest.fixture
 def taxi_db(pg_server: TestPostgres, monkeypatch: pytest.MonkeyPatch):
     """A fresh, empty ny_taxi database for one test, wired to the ``ny_taxi_postgres`` connection."""
-    import psycopg2
+    import psycopg
 
     name = pg_server.create_database()
     uri = pg_server.uri(name)
     monkeypatch.setenv("AIRFLOW_CONN_NY_TAXI_POSTGRES", uri)
-    conn = psycopg2.connect(uri)
-    conn.autocommit = True
+    conn = psycopg.connect(uri, autocommit=True)
     yield conn
     conn.close()
     pg_server.run("dropdb", name)

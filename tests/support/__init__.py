@@ -1,0 +1,1 @@
+"""Test support: synthetic TLC releases and a local HTTP fixture server that can misbehave."""

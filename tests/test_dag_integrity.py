@@ -1,0 +1,127 @@
+"""DagBag integrity: the bundle imports cleanly and every DAG has the promised shape."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from taxi_pipeline.specs import SPECS
+
+from tests.conftest import ROOT
+
+EXPECTED_TASKS = ["resolve_month", "ensure_tables", "load_staging", "hash_merge", "drop_staging"]
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == ["postgres_taxi_green", "postgres_taxi_yellow"]
+
+
+@pytest.mark.parametrize("taxi,cron", [("green", "0 9 1 * *"), ("yellow", "0 10 1 * *")])
+def test_postgres_dag_shape(dagbag, taxi, cron):
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    dag = dagbag.dags[f"postgres_taxi_{taxi}"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable._expression == cron
+    assert str(dag.timetable._timezone) in ("UTC", "Timezone('UTC')")
+    assert dag.catchup is True
+    assert dag.start_date == datetime(2019, 1, 1, tzinfo=timezone.utc)
+    assert dag.end_date == datetime(2021, 7, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert set(dag.tags) == {"ny_taxi", "postgres", taxi}
+    assert dag.max_active_runs == 2
+    assert dag.doc_md and "hash-merge" in dag.doc_md
+    assert sorted(dag.params.keys()) == ["month", "year"]
+    assert dag.params.get_param("month").schema["maximum"] == 12
+    assert dag.default_args["owner"] == "ny-taxi"
+    assert dag.default_args["retry_exponential_backoff"] is True
+    assert dag.default_args["retry_delay"] == timedelta(seconds=30)
+    assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS
+    assert dag.get_task("drop_staging").is_teardown
+    assert dag.get_task("resolve_month").retries == 0
+    assert [a.name for a in dag.get_task("hash_merge").outlets] == [f"ny_taxi_postgres.public.{taxi}_tripdata"]
+    for task in dag.tasks:
+        if task.task_id not in ("resolve_month",):
+            assert task.retries == 0  # conftest sets NY_TAXI_RETRIES=0 for fast failure tests
+
+
+def test_retries_default_is_three(monkeypatch):
+    from taxi_pipeline.factory import build_taxi_dag
+
+    monkeypatch.delenv("NY_TAXI_RETRIES")
+    dag = build_taxi_dag("postgres", "green")
+    assert dag.default_args["retries"] == 3
+
+
+def test_window_and_runs_override_from_environment(monkeypatch):
+    from taxi_pipeline.factory import build_taxi_dag
+
+    monkeypatch.setenv("NY_TAXI_START_MONTH", "2020-11")
+    monkeypatch.setenv("NY_TAXI_END_MONTH", "2021-02")
+    monkeypatch.setenv("NY_TAXI_MAX_ACTIVE_RUNS", "4")
+    dag = build_taxi_dag("postgres", "yellow")
+    assert dag.start_date == datetime(2020, 11, 1, tzinfo=timezone.utc)
+    assert dag.end_date == datetime(2021, 2, 28, 23, 59, 59, tzinfo=timezone.utc)
+    assert dag.max_active_runs == 4
+    # The runs the scheduler creates: one per month, on the 1st at the spec's hour.
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    restriction = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
+    info, dates = None, []
+    while True:
+        info = dag.timetable.next_dagrun_info(last_automated_data_interval=info and DataInterval.exact(info.logical_date), restriction=restriction)
+        if info is None:
+            break
+        dates.append(info.logical_date)
+    assert dates == [
+        datetime(2020, 11, 1, 10, tzinfo=timezone.utc),
+        datetime(2020, 12, 1, 10, tzinfo=timezone.utc),
+        datetime(2021, 1, 1, 10, tzinfo=timezone.utc),
+        datetime(2021, 2, 1, 10, tzinfo=timezone.utc),
+    ]
+
+
+def test_bad_window_setting_is_named(monkeypatch):
+    from taxi_pipeline.factory import build_taxi_dag
+    from taxi_pipeline.months import ParamError
+
+    monkeypatch.setenv("NY_TAXI_END_MONTH", "2021-13")
+    with pytest.raises(ParamError, match="NY_TAXI_END_MONTH"):
+        build_taxi_dag("postgres", "green")
+
+
+def test_specs_match_the_release_headers():
+    assert SPECS["yellow"].header == (
+        "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance,RatecodeID,"
+        "store_and_fwd_flag,PULocationID,DOLocationID,payment_type,fare_amount,extra,mta_tax,tip_amount,"
+        "tolls_amount,improvement_surcharge,total_amount,congestion_surcharge"
+    )
+    assert SPECS["green"].header == (
+        "VendorID,lpep_pickup_datetime,lpep_dropoff_datetime,store_and_fwd_flag,RatecodeID,PULocationID,"
+        "DOLocationID,passenger_count,trip_distance,fare_amount,extra,mta_tax,tip_amount,tolls_amount,ehail_fee,"
+        "improvement_surcharge,total_amount,payment_type,trip_type,congestion_surcharge"
+    )
+
+
+def test_dag_file_parses_without_connections_or_network(monkeypatch):
+    """Parsing reads no Variable, connection or URL: it works with none of them configured."""
+    import socket
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.delenv("AIRFLOW_CONN_NY_TAXI_POSTGRES", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("DAG parsing opened a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}

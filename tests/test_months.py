@@ -1,0 +1,102 @@
+"""Month, URL and filename resolution for logical dates and params."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from taxi_pipeline.months import Month, ParamError, Window, resolve_month
+from taxi_pipeline.run_info import describe_run
+from taxi_pipeline.source import BadSourceFile, month_url
+from taxi_pipeline.specs import GREEN, YELLOW, get_spec
+
+WINDOW = Window(Month(2019, 1), Month(2021, 7))
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "logical_date,expected",
+    [
+        (utc(2019, 1, 1, 9), Month(2019, 1)),
+        (utc(2019, 12, 1, 10), Month(2019, 12)),
+        (utc(2020, 2, 29, 23, 59), Month(2020, 2)),
+        (utc(2021, 7, 1, 9), Month(2021, 7)),
+    ],
+)
+def test_logical_date_month(logical_date, expected):
+    assert resolve_month({}, logical_date, WINDOW) == (expected, "logical date")
+
+
+def test_params_win_over_logical_date():
+    assert resolve_month({"year": 2020, "month": 12}, utc(2019, 1, 1, 9), WINDOW) == (Month(2020, 12), "params")
+    assert resolve_month({"year": "2020", "month": "3"}, None, WINDOW) == (Month(2020, 3), "params")
+
+
+@pytest.mark.parametrize(
+    "params,logical_date,named",
+    [
+        ({"year": 2020, "month": 13}, None, "'month'"),
+        ({"year": 2020, "month": 0}, None, "'month'"),
+        ({"year": 2020, "month": "abc"}, None, "'month'"),
+        ({"year": "20x0", "month": 1}, None, "'year'"),
+        ({"year": True, "month": 1}, None, "'year'"),
+        ({"year": 2020, "month": "1; DROP TABLE green_tripdata"}, None, "'month'"),
+        ({"year": 2020}, None, "'month'"),
+        ({"month": 5}, utc(2019, 1, 1), "'year'"),
+        ({}, None, "'year' and 'month' are required"),
+        ({"year": 2018, "month": 12}, None, "year/month: 2018-12 is outside"),
+        ({"year": 2021, "month": 8}, None, "year/month: 2021-08 is outside"),
+        ({}, utc(2021, 8, 1, 9), "logical date: 2021-08 is outside"),
+    ],
+)
+def test_invalid_params_name_the_parameter(params, logical_date, named):
+    with pytest.raises(ParamError) as excinfo:
+        resolve_month(params, logical_date, WINDOW)
+    assert named in str(excinfo.value)
+
+
+def test_month_arithmetic_and_window():
+    assert Month(2019, 12).next() == Month(2020, 1)
+    assert Month(2020, 1).next() == Month(2020, 2)
+    assert Month(2020, 12).last_moment() == utc(2020, 12, 31, 23, 59, 59)
+    assert Month(2020, 2).last_moment() == utc(2020, 2, 29, 23, 59, 59)
+    assert [str(m) for m in Window(Month(2019, 11), Month(2020, 2)).months()] == [
+        "2019-11", "2019-12", "2020-01", "2020-02"]
+    assert len(WINDOW.months()) == 31
+    with pytest.raises(ParamError, match="NY_TAXI_START_MONTH"):
+        Window.from_env({"NY_TAXI_START_MONTH": "2019/01"})
+    with pytest.raises(ParamError, match="is after"):
+        Window.from_env({"NY_TAXI_START_MONTH": "2020-01", "NY_TAXI_END_MONTH": "2019-12"})
+
+
+def test_url_and_filename():
+    base = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+    assert month_url(base + "/", GREEN, Month(2019, 12)) == f"{base}/green/green_tripdata_2019-12.csv.gz"
+    assert month_url("/mirror", YELLOW, Month(2020, 1)) == "/mirror/yellow/yellow_tripdata_2020-01.csv.gz"
+    assert YELLOW.filename(2021, 7) == "yellow_tripdata_2021-07.csv"
+    with pytest.raises(ValueError, match="unknown taxi type 'blue'"):
+        get_spec("blue")
+
+
+def test_describe_run_derives_everything_from_the_validated_month(tmp_path):
+    info = describe_run(GREEN, WINDOW, {"year": 2019, "month": 12}, None, str(tmp_path),
+                        dag_id="postgres_taxi_green", run_id="manual__x", staging_schema="taxi_staging")
+    assert info["filename"] == "green_tripdata_2019-12.csv"
+    assert info["url"] == f"{tmp_path}/green/green_tripdata_2019-12.csv.gz"
+    assert info["staging_table"].startswith("taxi_staging.green_2019_12_")
+    other = describe_run(GREEN, WINDOW, {"year": 2019, "month": 12}, None, str(tmp_path),
+                         dag_id="postgres_taxi_green", run_id="manual__y", staging_schema="taxi_staging")
+    assert other["staging_table"] != info["staging_table"]  # two runs of a month never share staging
+
+
+@pytest.mark.parametrize(
+    "base,message",
+    [("ftp://example.org/x", "unsupported scheme 'ftp'"), ("/does/not/exist", "directory /does/not/exist does not exist")],
+)
+def test_bad_source_base_is_named(base, message):
+    with pytest.raises(BadSourceFile, match=message):
+        describe_run(GREEN, WINDOW, {}, utc(2019, 1, 1), base, dag_id="d", run_id="r", staging_schema="s")
