@@ -88,10 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             # The run the schedule would create for this month (CronTriggerTimetable: 1st, 09/10:00 UTC).
             hour = int(get_spec(taxi).schedule.split()[1])
             logical_date = datetime(month.year, month.month, 1, hour, tzinfo=timezone.utc)
+            filename = get_spec(taxi).filename(month.year, month.month)
+            before = dict(_rows_per_file([taxi])).get(filename, 0)
             started = time.monotonic()
             run = dag.test(logical_date=logical_date)
-            state = str(run.state)
-            print(f"{dag.dag_id} {month}: {state} in {time.monotonic() - started:.1f} s", flush=True)
+            seconds = time.monotonic() - started
+            state = str(run.state).split(".")[-1].lower()
+            after = dict(_rows_per_file([taxi])).get(filename, 0)
+            print(
+                f"{dag.dag_id} {month}: {state} in {seconds:.1f} s, {after - before:,} rows inserted "
+                f"({after:,} in the table for {filename}, {after / seconds:,.0f} rows/s end to end)",
+                flush=True,
+            )
             if "success" not in state:
                 failed.append(f"{taxi} {month}")
 

@@ -201,7 +201,8 @@ def test_unique_row_id_canonicalizes_like_postgres() -> None:
     )
 
     def rid(fare: str, distance: str) -> str:
-        return unique_row_id(GREEN, [{**row, "fare_amount": fare, "trip_distance": distance}[n] for n in GREEN.column_names])
+        fields = {**row, "fare_amount": fare, "trip_distance": distance}
+        return unique_row_id(GREEN, [fields[name] for name in GREEN.column_names])
 
     assert rid(".80", "6") == rid("0.8", "6.00") == rid("0.80", "6.0")
     assert rid("12.50", "1") == rid("12.5", "1.0")

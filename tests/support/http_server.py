@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,8 @@ class Fault:
     def stall(cls, seconds: float, after_bytes: int = 0) -> Fault:
         """Headers and ``after_bytes`` of the file, then silence for ``seconds``, then the rest.
 
-        The silence ends early (and the connection is dropped) when the server stops.
+        A HEAD gets the headers, then the silence. The silence ends early (and the connection
+        is dropped) when the server stops.
         """
         return cls("stall", n_bytes=after_bytes, seconds=seconds)
 
@@ -155,9 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _send_file(self, path: str, file: Path, body: bool, skip: int = 0) -> None:
-        size = file.stat().st_size
+        """The file in CHUNK-sized writes; with ``skip`` the headers are already out."""
         if skip == 0:
-            self._start(path, 200, GZIP_TYPE, size)
+            self._start(path, 200, GZIP_TYPE, file.stat().st_size)
         if not body:
             return
         with file.open("rb") as f:
@@ -174,21 +176,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_stalled(self, path: str, file: Path, fault: Fault, body: bool) -> None:
         self._start(path, 200, GZIP_TYPE, file.stat().st_size)
-        if not body:
-            return
-        with file.open("rb") as f:
-            self.wfile.write(f.read(fault.n_bytes))
-        self.wfile.flush()
+        if body:
+            with file.open("rb") as f:
+                self.wfile.write(f.read(fault.n_bytes))
+        # Waiting on the stop event (not sleeping) lets stop() end the stall at once.
         if self.server.fixture._stopping.wait(fault.seconds):
-            self._abort()  # stop() during the stall: drop the client instead of finishing
+            self._abort()  # drop the client instead of finishing
             return
         self._send_file(path, file, body, skip=fault.n_bytes)
 
     def _abort(self) -> None:
         """Close with SO_LINGER 0: the kernel sends RST, the client sees a reset/incomplete read."""
-        self.wfile.flush()
         # Let the bytes already written leave before the RST discards the send queue.
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
         conn: socket.socket = self.connection
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         # The fd only really closes once the makefile() reader is closed too. wfile is a plain
