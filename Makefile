@@ -12,7 +12,7 @@ START ?= 2019-01
 END ?= 2019-02
 SOURCE ?=
 
-.PHONY: help venv lock run test pg-up pg-down clean
+.PHONY: help venv venv-dev lock run test pg-up pg-down clean
 
 help:
 	@echo "make run  [TAXI=green|yellow|all] [START=YYYY-MM] [END=YYYY-MM] [SOURCE=url-or-dir]"
@@ -24,11 +24,19 @@ $(VENV)/.installed: requirements.txt
 	$(UV) pip install -q --python $(PY) -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# Test-only extras (GCP emulators); same pins as requirements.txt plus the emulators.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(UV) pip install -q --python $(PY) -r requirements-dev.txt
+	touch $@
 
-# requirements.txt is the lock: regenerate it from requirements.in (every version pinned).
+venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
+
+# The locks: requirements-dev.txt resolves requirements.in + requirements-dev.in together, then
+# requirements.txt (what users and the Docker image install) takes the same versions for its subset.
 lock: | $(VENV)/.installed
-	$(UV) pip compile requirements.in --python-version 3.11 --no-header -o requirements.txt
+	$(UV) pip compile requirements.in requirements-dev.in --python-version 3.11 --no-header -o requirements-dev.txt
+	$(UV) pip compile requirements.in -c requirements-dev.txt --python-version 3.11 --no-header -o requirements.txt
 
 pg-up: venv
 	scripts/pg.sh start
@@ -39,7 +47,7 @@ pg-down:
 run: pg-up
 	$(PY) scripts/run_local.py --taxi $(TAXI) --start $(START) --end $(END) $(if $(SOURCE),--source $(SOURCE))
 
-test: venv
+test: venv-dev
 	$(PY) -m pytest
 
 clean: pg-down
