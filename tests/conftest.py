@@ -118,3 +118,29 @@ def source(fixture_server, monkeypatch: pytest.MonkeyPatch):
     """Point the DAGs at the local HTTP server (the Variable, through its env form)."""
     monkeypatch.setenv("AIRFLOW_VAR_NY_TAXI_SOURCE", fixture_server.base_url)
     return fixture_server
+
+
+@pytest.fixture(scope="session")
+def gcp_emulators():
+    """fake-gcs-server + bqemulator on 127.0.0.1 sharing one directory (tests/support/gcp_emulators.py)."""
+    from tests.support.gcp_emulators import GcpEmulators
+
+    emulators = GcpEmulators(_SESSION_DIR / "gcp").start()
+    print(f"GCP emulators started in {emulators.start_seconds:.1f} s")
+    saved = {key: os.environ.get(key) for key in emulators.env}
+    os.environ.update(emulators.env)
+    os.environ.update(
+        {
+            "AIRFLOW_VAR_GCP_PROJECT_ID": emulators.project,
+            "AIRFLOW_VAR_GCP_LOCATION": "US",
+            "AIRFLOW_VAR_GCP_BUCKET_NAME": "ny-taxi-lake",
+            "AIRFLOW_VAR_GCP_DATASET": "ny_taxi",
+        }
+    )
+    yield emulators
+    emulators.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

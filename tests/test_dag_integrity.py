@@ -10,7 +10,12 @@ from taxi_pipeline.specs import SPECS
 
 from tests.conftest import ROOT
 
-EXPECTED_TASKS = ["resolve_month", "ensure_tables", "load_staging", "hash_merge", "drop_staging"]
+EXPECTED_TASKS = {
+    "postgres": ["resolve_month", "ensure_tables", "load_staging", "hash_merge", "drop_staging"],
+    "gcp": ["resolve_month", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
+            "hash_merge", "drop_monthly_table"],
+}
+EXPECTED_ASSETS = {"postgres": "ny_taxi_postgres.public.{taxi}_tripdata", "gcp": "bigquery.{taxi}_tripdata"}
 
 
 @pytest.fixture(scope="module")
@@ -22,21 +27,24 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["postgres_taxi_green", "postgres_taxi_yellow"]
+    assert sorted(dagbag.dag_ids) == [
+        "gcp_setup", "gcp_taxi_green", "gcp_taxi_yellow", "postgres_taxi_green", "postgres_taxi_yellow"]
 
 
+@pytest.mark.parametrize("target", ["postgres", "gcp"])
 @pytest.mark.parametrize("taxi,cron", [("green", "0 9 1 * *"), ("yellow", "0 10 1 * *")])
-def test_postgres_dag_shape(dagbag, taxi, cron):
+def test_taxi_dag_shape(dagbag, target, taxi, cron):
+    """Both targets share schedule, catchup, window, params, retries and the step shape."""
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    dag = dagbag.dags[f"postgres_taxi_{taxi}"]
+    dag = dagbag.dags[f"{target}_taxi_{taxi}"]
     assert isinstance(dag.timetable, CronTriggerTimetable)
     assert dag.timetable._expression == cron
     assert str(dag.timetable._timezone) in ("UTC", "Timezone('UTC')")
     assert dag.catchup is True
     assert dag.start_date == datetime(2019, 1, 1, tzinfo=timezone.utc)
     assert dag.end_date == datetime(2021, 7, 31, 23, 59, 59, tzinfo=timezone.utc)
-    assert set(dag.tags) == {"ny_taxi", "postgres", taxi}
+    assert set(dag.tags) == {"ny_taxi", target, taxi}
     assert dag.max_active_runs == 2
     assert dag.doc_md and "hash-merge" in dag.doc_md
     assert sorted(dag.params.keys()) == ["month", "year"]
@@ -44,13 +52,28 @@ def test_postgres_dag_shape(dagbag, taxi, cron):
     assert dag.default_args["owner"] == "ny-taxi"
     assert dag.default_args["retry_exponential_backoff"] is True
     assert dag.default_args["retry_delay"] == timedelta(seconds=30)
-    assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS
-    assert dag.get_task("drop_staging").is_teardown
+    assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS[target]
+    assert dag.get_task(EXPECTED_TASKS[target][-1]).is_teardown
     assert dag.get_task("resolve_month").retries == 0
-    assert [a.name for a in dag.get_task("hash_merge").outlets] == [f"ny_taxi_postgres.public.{taxi}_tripdata"]
+    assert [a.name for a in dag.get_task("hash_merge").outlets] == [EXPECTED_ASSETS[target].format(taxi=taxi)]
     for task in dag.tasks:
         if task.task_id not in ("resolve_month",):
             assert task.retries == 0  # conftest sets NY_TAXI_RETRIES=0 for fast failure tests
+
+
+def test_gcp_setup_dag(dagbag):
+    dag = dagbag.dags["gcp_setup"]
+    assert dag.schedule is None or str(dag.timetable.summary) in ("None", "")
+    assert [t.task_id for t in dag.topological_sort()] == ["create_bucket", "create_dataset"]
+    assert str(dag.get_task("create_dataset").if_exists.value) == "skip"
+
+
+def test_gcp_monthly_load_uses_an_explicit_schema(dagbag):
+    load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table")
+    assert load.autodetect is False and load.skip_leading_rows == 1
+    assert load.compression == "GZIP" and load.write_disposition == "WRITE_TRUNCATE"
+    assert [f["name"] for f in load.schema_fields] == SPECS["green"].column_names
+    assert {f["type"] for f in load.schema_fields} == {"STRING", "TIMESTAMP", "INTEGER", "NUMERIC"}
 
 
 def test_retries_default_is_three(monkeypatch):

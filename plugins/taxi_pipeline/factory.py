@@ -72,8 +72,18 @@ def _postgres_steps(spec: TaxiSpec, run_info) -> None:
     add_postgres_steps(spec, run_info)
 
 
+def _gcp_steps(spec: TaxiSpec, run_info) -> None:
+    import os
+
+    from taxi_pipeline.gcp_tasks import add_gcp_steps
+
+    # Deferrable load/merge jobs free the worker slot while BigQuery works (needs a triggerer).
+    add_gcp_steps(spec, run_info, deferrable=os.environ.get("NY_TAXI_GCP_DEFERRABLE", "false").lower() == "true")
+
+
 TARGETS: dict[str, Callable[[TaxiSpec, Any], None]] = {
     "postgres": _postgres_steps,
+    "gcp": _gcp_steps,
 }
 
 

@@ -47,6 +47,9 @@ def describe_run(
         "filename": spec.filename(month.year, month.month),
         "url": month_url(source_base, spec, month),
         "staging_table": staging_table_name(staging_schema, spec, month, dag_id, run_id),
+        # GCP target: the lake object and the monthly BigQuery table (the course's names).
+        "object_name": f"{spec.taxi}/{spec.filename(month.year, month.month)}.gz",
+        "monthly_table": f"{spec.table}_{month.year:04d}_{month.month:02d}",
     }
     log.info("This run loads %s (from %s): %s", info["label"], origin, info["url"])
     return info

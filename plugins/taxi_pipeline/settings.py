@@ -22,6 +22,10 @@ from taxi_pipeline.months import ParamError, Window
 
 POSTGRES_CONN_ID = "ny_taxi_postgres"
 STAGING_SCHEMA = "taxi_staging"
+GCP_CONN_ID = "google_cloud_default"
+# Airflow Variables replacing the course's KV store (GCP_PROJECT_ID, GCP_LOCATION, GCP_BUCKET_NAME,
+# GCP_DATASET); read in templates at run time, settable as AIRFLOW_VAR_<NAME> in the environment.
+GCP_VARIABLES = ("gcp_project_id", "gcp_location", "gcp_bucket_name", "gcp_dataset")
 
 
 def _positive_int(name: str, default: int, *, minimum: int = 0) -> int:

@@ -253,6 +253,65 @@ def open_month_csv(url: str, spec: TaxiSpec, month: Month) -> Iterator[CsvStream
     log.info("%s: done: %s in %.1f s", label, stream.progress.describe(), stream.progress.elapsed())
 
 
+class _RecordingRaw:
+    """Remembers the compressed chunks read through it, so they can be passed on unchanged."""
+
+    def __init__(self, raw: RawStream) -> None:
+        self._raw = raw
+        self.chunks: list[bytes] = []
+
+    def read(self, size: int) -> bytes:
+        chunk = self._raw.read(size)
+        if chunk:
+            self.chunks.append(chunk)
+        return chunk
+
+
+class VerifiedGzipReader:
+    """Hands out the month's *compressed* bytes unchanged (for an upload), checking them on the way.
+
+    The header is checked against the spec before the first byte is handed out; every chunk is
+    also gunzipped (and thrown away) so rows are counted and a truncated or corrupt stream raises
+    before the reader reports its end -- an upload fed from it is never finalized with bad data.
+    """
+
+    def __init__(self, csv: CsvStream, recorder: _RecordingRaw) -> None:
+        self._csv, self._recorder = csv, recorder
+        self._position = 0
+
+    @property
+    def progress(self) -> Progress:
+        return self._csv.progress
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._recorder.chunks:
+            if not self._csv._pull() and not self._recorder.chunks:
+                return b""  # end of a complete gzip stream (a truncated one raised instead)
+        chunk = self._recorder.chunks.pop(0)
+        if 0 <= size < len(chunk):
+            chunk, rest = chunk[:size], chunk[size:]
+            self._recorder.chunks.insert(0, rest)
+        self._position += len(chunk)
+        return chunk
+
+    def tell(self) -> int:
+        return self._position
+
+
+@contextmanager
+def open_month_gzip(url: str, spec: TaxiSpec, month: Month) -> Iterator[VerifiedGzipReader]:
+    """Like :func:`open_month_csv`, but yields the verified compressed stream (for the GCS lake)."""
+    label = f"{spec.taxi} {month}"
+    filename = spec.filename(month.year, month.month) + ".gz"
+    log.info("%s: streaming %s", label, url)
+    with open_source(url, label) as opened:
+        recorder = _RecordingRaw(opened.raw)
+        csv = CsvStream(recorder, label=label, url=url, size=opened.size)
+        check_header(csv.read_header(), spec, filename)
+        yield VerifiedGzipReader(csv, recorder)
+    log.info("%s: done: %s in %.1f s", label, csv.progress.describe(), csv.progress.elapsed())
+
+
 def copy_stream(stream: CsvStream, out: IO[bytes]) -> None:
     """Write the whole data stream to ``out`` (used by benchmarks and uploads)."""
     while chunk := stream.read(CHUNK_BYTES):

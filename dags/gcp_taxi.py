@@ -1,0 +1,21 @@
+"""
+### NYC TLC taxi trips -> GCS lake -> BigQuery, one month per Airflow run
+
+Each run streams one monthly `csv.gz` release into `gs://{bucket}/{taxi}/{taxi}_tripdata_{YYYY}-{MM}.csv.gz`
+(the lake; it stays), loads it into a monthly table `{dataset}.{taxi}_tripdata_{YYYY}_{MM}` with an
+explicit schema, and hash-merges it (MERGE) into `{dataset}.{taxi}_tripdata` (partitioned by pickup date) on the
+course's MD5 `unique_row_id`, touching only the partitions the month's rows fall in. Re-running a
+month inserts nothing.
+
+* **Month of a run**: the month of its logical date (green `0 9 1 * *`, yellow `0 10 1 * *`, UTC);
+  a manual trigger can name another with the `year`/`month` params.
+* **Configuration**: connection `google_cloud_default`; Variables `gcp_project_id`, `gcp_location`,
+  `gcp_bucket_name`, `gcp_dataset` (run `gcp_setup` once); source Variable `ny_taxi_source`.
+"""
+
+from __future__ import annotations
+
+from taxi_pipeline.factory import build_taxi_dag
+
+gcp_taxi_green = build_taxi_dag("gcp", "green", doc_md=__doc__)
+gcp_taxi_yellow = build_taxi_dag("gcp", "yellow", doc_md=__doc__)

@@ -1,0 +1,168 @@
+"""The GCP target's steps: ensure table -> upload to the GCS lake -> load a monthly BigQuery table
+-> find its partitions -> hash-merge into the partitioned main table -> drop the monthly table.
+
+The main table changes only through the MERGE (one job, atomic), so a failure anywhere leaves it as
+it was; the GCS object stays (it is the lake). Project, location, bucket and dataset are Airflow
+Variables read in templates or inside tasks, never at parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.providers.google.cloud.operators.bigquery import (
+    BigQueryDeleteTableOperator,
+    BigQueryInsertJobOperator,
+)
+from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
+from airflow.sdk import Asset, Variable, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from taxi_pipeline.settings import GCP_CONN_ID
+from taxi_pipeline.specs import TaxiSpec
+
+log = logging.getLogger(__name__)
+
+UPLOAD_CHUNK_BYTES = 8 << 20  # resumable upload chunks: bounded memory whatever the file size
+_PROJECT = "{{ var.value.gcp_project_id }}"
+_DATASET = "{{ var.value.gcp_dataset }}"
+_RUN = "ti.xcom_pull(task_ids='resolve_month')"
+
+
+def table_asset(spec: TaxiSpec) -> Asset:
+    return Asset(name=f"bigquery.{spec.table}")
+
+
+def bigquery_schema(spec: TaxiSpec) -> list[dict[str, str]]:
+    """The monthly table's explicit schema (no autodetect), straight from the spec."""
+    return [
+        {"name": c.name, "type": c.bigquery_type, "mode": "NULLABLE", "description": c.description}
+        for c in spec.columns
+    ]
+
+
+def _query_job(sql_template: str) -> dict[str, Any]:
+    return {"query": {"query": "{% include '" + sql_template + "' %}", "useLegacySql": False}}
+
+
+class HashMergeJobOperator(BigQueryInsertJobOperator):
+    """Runs merge.sql and logs what users look for: rows inserted, bytes processed and billed."""
+
+    def execute(self, context):
+        job_id = super().execute(context)
+        if job_id:  # deferrable runs report in execute_complete
+            self._report(context, job_id)
+        return job_id
+
+    def execute_complete(self, context, event):
+        job_id = super().execute_complete(context, event)
+        self._report(context, job_id)
+        return job_id
+
+    def _report(self, context, job_id: str) -> None:
+        job = self.hook.get_job(job_id=job_id, project_id=self.project_id, location=self.location)
+        run = context["ti"].xcom_pull(task_ids="resolve_month")
+        loaded = context["ti"].xcom_pull(task_ids="find_partitions")["rows"]
+        inserted = getattr(job, "num_dml_affected_rows", None)
+        self.log.info(
+            "%s: %s rows in the monthly table, %s inserted, bytes processed %s, billed %s (job %s)",
+            run["label"], f"{loaded:,}", f"{inserted:,}" if inserted is not None else "?",
+            getattr(job, "total_bytes_processed", None), getattr(job, "total_bytes_billed", None), job_id,
+        )
+
+
+def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool) -> None:
+    ensure_table = BigQueryInsertJobOperator(
+        task_id="ensure_tables",
+        gcp_conn_id=GCP_CONN_ID,
+        project_id=_PROJECT,
+        location="{{ var.value.gcp_location }}",
+        configuration=_query_job("bigquery/create_table.sql"),
+        deferrable=False,  # a DDL statement: seconds, not worth a trigger
+    )
+
+    @task(task_id="upload_to_gcs")
+    def upload_to_gcs(run: dict[str, Any]) -> dict[str, Any]:
+        """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+        from taxi_pipeline.months import Month
+        from taxi_pipeline.source import BadSourceFile, MonthNotPublished, open_month_gzip
+
+        bucket = Variable.get("gcp_bucket_name")
+        blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
+            run["object_name"], chunk_size=UPLOAD_CHUNK_BYTES
+        )
+        uri = f"gs://{bucket}/{run['object_name']}"
+        try:
+            with open_month_gzip(run["url"], spec, Month(run["year"], run["month"])) as reader:
+                # Resumable upload: the object only appears when the last chunk is committed, and
+                # the reader raises before that on a truncated/corrupt stream.
+                blob.upload_from_file(reader, content_type="application/gzip")
+        except (MonthNotPublished, BadSourceFile) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        done = {"uri": uri, "object_name": run["object_name"], "bytes": reader.tell(), "rows": reader.progress.rows}
+        log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, done["bytes"] / 1e6, f"{done['rows']:,}")
+        return done
+
+    load_monthly = GCSToBigQueryOperator(
+        task_id="load_monthly_table",
+        gcp_conn_id=GCP_CONN_ID,
+        bucket="{{ var.value.gcp_bucket_name }}",
+        source_objects=["{{ " + _RUN + "['object_name'] }}"],
+        destination_project_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
+        schema_fields=bigquery_schema(spec),
+        autodetect=False,
+        source_format="CSV",
+        compression="GZIP",
+        skip_leading_rows=1,
+        write_disposition="WRITE_TRUNCATE",
+        create_disposition="CREATE_IF_NEEDED",
+        max_bad_records=0,
+        location="{{ var.value.gcp_location }}",
+        project_id=_PROJECT,
+        deferrable=deferrable,
+    )
+
+    @task(task_id="find_partitions")
+    def find_partitions(run: dict[str, Any], uploaded: dict[str, Any]) -> dict[str, Any]:
+        """Pickup dates the month touches (the MERGE's partition filter) and a row-count check."""
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+        from taxi_pipeline.sql_templates import render
+
+        project, dataset = Variable.get("gcp_project_id"), Variable.get("gcp_dataset")
+        table = f"`{project}.{dataset}.{run['monthly_table']}`"
+        # The client (not get_records) so BIGQUERY_EMULATOR_HOST is honoured as well.
+        client = BigQueryHook(gcp_conn_id=GCP_CONN_ID).get_client(project_id=project)
+        rows = list(client.query(render("bigquery/month_partitions.sql", taxi=spec, table=table)).result())
+        loaded = sum(row["trips"] for row in rows)
+        if loaded != uploaded["rows"]:
+            raise AirflowFailException(
+                f"{run['label']}: {table} holds {loaded:,} rows but {uploaded['uri']} has {uploaded['rows']:,}"
+            )
+        dates = [row["day"].isoformat() for row in rows if row["day"] is not None]
+        log.info("%s: %s rows loaded into %s, touching %d pickup-date partitions",
+                 run["label"], f"{loaded:,}", table, len(dates))
+        return {"rows": loaded, "dates": dates, "null_pickups": any(row["day"] is None for row in rows)}
+
+    merge = HashMergeJobOperator(
+        task_id="hash_merge",
+        gcp_conn_id=GCP_CONN_ID,
+        project_id=_PROJECT,
+        location="{{ var.value.gcp_location }}",
+        configuration=_query_job("bigquery/merge.sql"),
+        deferrable=deferrable,
+        outlets=[table_asset(spec)],
+    )
+    drop_monthly = BigQueryDeleteTableOperator(
+        task_id="drop_monthly_table",
+        gcp_conn_id=GCP_CONN_ID,
+        deletion_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
+        ignore_if_missing=True,
+    )
+    uploaded = upload_to_gcs(run_info)
+    partitions = find_partitions(run_info, uploaded)
+    run_info >> ensure_table >> uploaded >> load_monthly >> partitions >> merge
+    merge >> drop_monthly.as_teardown(setups=load_monthly)
