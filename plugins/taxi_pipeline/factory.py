@@ -113,7 +113,11 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
         tags=["ny_taxi", target, taxi],
         doc_md=doc_md,
         template_searchpath=[str(SQL_DIR)],
-        user_defined_macros={"taxi": spec, "staging_schema": STAGING_SCHEMA},
+        user_defined_macros={
+            "taxi": spec,
+            "staging_schema": STAGING_SCHEMA,
+            "staging_ttl_seconds": int(settings.staging_ttl.total_seconds()),
+        },
         render_template_as_native_obj=False,
     ) as dag:
         TARGETS[target](spec, resolve_month_task(spec, window))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -19,10 +20,17 @@ from taxi_pipeline.specs import TaxiSpec
 log = logging.getLogger(__name__)
 
 
-def staging_table_name(schema: str, spec: TaxiSpec, month: Month, dag_id: str, run_id: str) -> str:
-    """A staging table per run: parallel months, and two runs of one month, never share one."""
+def staging_table_name(
+    schema: str, spec: TaxiSpec, month: Month, dag_id: str, run_id: str, created: int | None = None
+) -> str:
+    """A staging table per run: parallel months, and two runs of one month, never share one.
+
+    The name ends with its creation time (epoch seconds) so a later run can sweep staging that a
+    killed or abandoned run left behind, without asking Airflow which runs are still alive.
+    """
     run_key = hashlib.sha1(f"{dag_id}/{run_id}".encode()).hexdigest()[:10]
-    return f"{schema}.{spec.taxi}_{month.year:04d}_{month.month:02d}_{run_key}"
+    created = int(time.time()) if created is None else created
+    return f"{schema}.{spec.taxi}_{month.year:04d}_{month.month:02d}_{run_key}_{created}"
 
 
 def describe_run(

@@ -7,6 +7,7 @@
 | ``NY_TAXI_MAX_ACTIVE_RUNS`` | 2 | months one DAG loads at once |
 | ``NY_TAXI_RETRIES`` | 3 | task retries (exponential backoff) |
 | ``NY_TAXI_RETRY_DELAY_SECONDS`` | 30 | first retry delay; doubles up to 10 minutes |
+| ``NY_TAXI_STAGING_TTL_MINUTES`` | 360 | staging older than this, left by a killed run, is swept |
 
 Settings read inside tasks instead: the source base URL (Variable ``ny_taxi_source``) and the HTTP
 read timeout (``NY_TAXI_HTTP_READ_TIMEOUT``, seconds).
@@ -43,6 +44,7 @@ class Settings:
     max_active_runs: int
     retries: int
     retry_delay: timedelta
+    staging_ttl: timedelta
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,4 +53,6 @@ class Settings:
             max_active_runs=_positive_int("NY_TAXI_MAX_ACTIVE_RUNS", 2, minimum=1),
             retries=_positive_int("NY_TAXI_RETRIES", 3),
             retry_delay=timedelta(seconds=_positive_int("NY_TAXI_RETRY_DELAY_SECONDS", 30, minimum=1)),
+            # Far longer than any load->merge gap, so a live run's staging is never swept.
+            staging_ttl=timedelta(minutes=_positive_int("NY_TAXI_STAGING_TTL_MINUTES", 360)),
         )

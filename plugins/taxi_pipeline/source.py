@@ -127,7 +127,9 @@ class _HttpRaw:
         import urllib3
 
         try:
-            return self._raw.read(size, decode_content=False)
+            # read1: whatever has arrived (up to size), so gunzip and COPY keep pace with the network
+            # instead of waiting for a full chunk; b"" only at the end of the body.
+            return self._raw.read1(size, decode_content=False)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise SourceError(f"{self._label}: download of {self._url} broke off: {exc!r}") from exc
 
