@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 
 @pytest.fixture(scope="module")
 def gcp_months(release_root: Path) -> dict[tuple[str, int, int], fake_tlc.MonthFile]:
-    sizes = {("green", 2020, 1): 1_200, ("green", 2020, 2): 900, ("yellow", 2020, 1): 1_500}
+    # yellow 2020-01 is ~0.7 MB compressed: with 256 KiB upload chunks it crosses chunk boundaries.
+    sizes = {("green", 2020, 1): 1_200, ("green", 2020, 2): 900, ("yellow", 2020, 1): 25_000}
     return {key: fake_tlc.write_month(release_root, SPECS[key[0]], *key[1:], rows, seed=11) for key, rows in sizes.items()}
 
 
@@ -116,13 +117,17 @@ def test_months_merge_once_with_course_ids(gcp_emulators, bq, gcs, source, gcp_m
     }
 
 
-def test_yellow_month(gcp_emulators, bq, gcs, source, gcp_months):
+def test_yellow_month_uploaded_in_several_chunks(gcp_emulators, bq, gcs, source, gcp_months, monkeypatch):
+    monkeypatch.setenv("NY_TAXI_GCS_CHUNK_KIB", "256")
     if not gcs.bucket("ny-taxi-lake").exists():
         assert str(dagbag_dag("gcp_setup").test().state) == "success"
     jan = gcp_months[("yellow", 2020, 1)]
     run = run_gcp_month("yellow", 2020, 1)
     assert str(run.state) == "success", states(run)
     assert rows_per_file(bq, "yellow_tripdata") == {"yellow_tripdata_2020-01.csv": jan.data_lines}
+    assert jan.gz_bytes > 2 * 256 * 1024  # three chunks
+    blob = gcs.bucket("ny-taxi-lake").get_blob("yellow/yellow_tripdata_2020-01.csv.gz")
+    assert blob.download_as_bytes() == jan.path.read_bytes()  # every chunk, in order, nothing more
     table = bq.get_table("ny-taxi-local.ny_taxi.yellow_tripdata")
     assert [f.name for f in table.schema][:3] == ["unique_row_id", "filename", "VendorID"]
     assert table.schema[0].field_type == "BYTES"

@@ -24,7 +24,10 @@ from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
 
-UPLOAD_CHUNK_BYTES = 8 << 20  # resumable upload chunks: bounded memory whatever the file size
+# Resumable upload chunk (a multiple of 256 KiB, as GCS requires): bounded memory whatever the
+# file size. NY_TAXI_GCS_CHUNK_KIB overrides it (tests use small chunks to cross chunk boundaries).
+UPLOAD_CHUNK_KIB_ENV = "NY_TAXI_GCS_CHUNK_KIB"
+DEFAULT_UPLOAD_CHUNK_KIB = 8 * 1024
 _PROJECT = "{{ var.value.gcp_project_id }}"
 _DATASET = "{{ var.value.gcp_dataset }}"
 _RUN = "ti.xcom_pull(task_ids='resolve_month')"
@@ -90,9 +93,14 @@ def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool) -> None:
         from taxi_pipeline.months import Month
         from taxi_pipeline.source import BadSourceFile, MonthNotPublished, open_month_gzip
 
+        import os
+
+        chunk_kib = int(os.environ.get(UPLOAD_CHUNK_KIB_ENV, DEFAULT_UPLOAD_CHUNK_KIB))
+        if chunk_kib <= 0 or chunk_kib % 256:
+            raise AirflowFailException(f"{UPLOAD_CHUNK_KIB_ENV}={chunk_kib}: must be a positive multiple of 256")
         bucket = Variable.get("gcp_bucket_name")
         blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
-            run["object_name"], chunk_size=UPLOAD_CHUNK_BYTES
+            run["object_name"], chunk_size=chunk_kib * 1024
         )
         uri = f"gs://{bucket}/{run['object_name']}"
         try:

@@ -243,16 +243,23 @@ def check_header(columns: list[str], spec: TaxiSpec, filename: str) -> None:
 
 
 @contextmanager
-def open_month_csv(url: str, spec: TaxiSpec, month: Month) -> Iterator[CsvStream]:
-    """Open a month, check its header, and yield the data stream. Logs a summary line at the end."""
+def _checked_stream(url: str, spec: TaxiSpec, month: Month, raw_wrapper=None) -> Iterator[CsvStream]:
+    """Open a month, check its header, yield the CSV stream; log a summary line at the end."""
     label = f"{spec.taxi} {month}"
-    filename = spec.filename(month.year, month.month) + ".gz"
     log.info("%s: streaming %s", label, url)
     with open_source(url, label) as opened:
-        stream = CsvStream(opened.raw, label=label, url=url, size=opened.size)
-        check_header(stream.read_header(), spec, filename)
+        raw = raw_wrapper(opened.raw) if raw_wrapper else opened.raw
+        stream = CsvStream(raw, label=label, url=url, size=opened.size)
+        check_header(stream.read_header(), spec, spec.filename(month.year, month.month) + ".gz")
         yield stream
     log.info("%s: done: %s in %.1f s", label, stream.progress.describe(), stream.progress.elapsed())
+
+
+@contextmanager
+def open_month_csv(url: str, spec: TaxiSpec, month: Month) -> Iterator[CsvStream]:
+    """Open a month, check its header, and yield the decompressed data stream (for COPY)."""
+    with _checked_stream(url, spec, month) as stream:
+        yield stream
 
 
 class _RecordingRaw:
@@ -286,15 +293,23 @@ class VerifiedGzipReader:
         return self._csv.progress
 
     def read(self, size: int = -1) -> bytes:
-        while not self._recorder.chunks:
-            if not self._csv._pull() and not self._recorder.chunks:
-                return b""  # end of a complete gzip stream (a truncated one raised instead)
-        chunk = self._recorder.chunks.pop(0)
-        if 0 <= size < len(chunk):
-            chunk, rest = chunk[:size], chunk[size:]
-            self._recorder.chunks.insert(0, rest)
-        self._position += len(chunk)
-        return chunk
+        """Exactly ``size`` bytes (all, for -1) unless the stream ends first: upload clients take
+        a short read for the end of the file."""
+        parts, wanted = [], size if size >= 0 else float("inf")
+        have = 0
+        while have < wanted:
+            if not self._recorder.chunks and not self._csv._pull() and not self._recorder.chunks:
+                break  # end of a complete gzip stream (a truncated one raised instead)
+            chunk = self._recorder.chunks.pop(0)
+            if have + len(chunk) > wanted:
+                cut = int(wanted - have)
+                chunk, rest = chunk[:cut], chunk[cut:]
+                self._recorder.chunks.insert(0, rest)
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        self._position += len(data)
+        return data
 
     def tell(self) -> int:
         return self._position
@@ -303,15 +318,14 @@ class VerifiedGzipReader:
 @contextmanager
 def open_month_gzip(url: str, spec: TaxiSpec, month: Month) -> Iterator[VerifiedGzipReader]:
     """Like :func:`open_month_csv`, but yields the verified compressed stream (for the GCS lake)."""
-    label = f"{spec.taxi} {month}"
-    filename = spec.filename(month.year, month.month) + ".gz"
-    log.info("%s: streaming %s", label, url)
-    with open_source(url, label) as opened:
-        recorder = _RecordingRaw(opened.raw)
-        csv = CsvStream(recorder, label=label, url=url, size=opened.size)
-        check_header(csv.read_header(), spec, filename)
-        yield VerifiedGzipReader(csv, recorder)
-    log.info("%s: done: %s in %.1f s", label, csv.progress.describe(), csv.progress.elapsed())
+    recorders: list[_RecordingRaw] = []
+
+    def record(raw: RawStream) -> _RecordingRaw:
+        recorders.append(_RecordingRaw(raw))
+        return recorders[-1]
+
+    with _checked_stream(url, spec, month, raw_wrapper=record) as stream:
+        yield VerifiedGzipReader(stream, recorders[0])
 
 
 def copy_stream(stream: CsvStream, out: IO[bytes]) -> None:
