@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 @pytest.fixture(scope="module")
 def gcp_months(release_root: Path) -> dict[tuple[str, int, int], fake_tlc.MonthFile]:
     # yellow 2020-01 is ~0.7 MB compressed: with 256 KiB upload chunks it crosses chunk boundaries.
-    sizes = {("green", 2020, 1): 1_200, ("green", 2020, 2): 900, ("yellow", 2020, 1): 25_000}
+    sizes = {("green", 2020, 1): 1_200, ("green", 2020, 2): 900, ("green", 2020, 3): 700, ("yellow", 2020, 1): 25_000}
     return {key: fake_tlc.write_month(release_root, SPECS[key[0]], *key[1:], rows, seed=11) for key, rows in sizes.items()}
 
 
@@ -170,3 +170,22 @@ def test_rendered_merge_prunes_to_the_months_partitions():
     assert "FROM `p.d.green_tripdata_2020_01` AS S" in sql
     assert 'AND (DATE(T.lpep_pickup_datetime) IN UNNEST(ARRAY<DATE>[DATE "2009-01-01", DATE "2020-01-31"]))' in sql
     assert "WHEN NOT MATCHED THEN" in sql and "WHEN MATCHED" not in sql
+
+
+def test_parquet_lake_option(gcp_emulators, bq, gcs, source, gcp_months, monkeypatch):
+    """NY_TAXI_GCP_FILE_FORMAT=parquet: converted in a stream, loaded as PARQUET, same ids and counts."""
+    monkeypatch.setenv("NY_TAXI_GCP_FILE_FORMAT", "parquet")
+    monkeypatch.setenv("NY_TAXI_GCS_CHUNK_KIB", "256")
+    if not gcs.bucket("ny-taxi-lake").exists():
+        assert str(dagbag_dag("gcp_setup").test().state) == "success"
+    mar = gcp_months[("green", 2020, 3)]
+    run = run_gcp_month("green", 2020, 3)
+    assert str(run.state) == "success", states(run)
+    blob = gcs.bucket("ny-taxi-lake").get_blob("green/green_tripdata_2020-03.parquet")
+    assert blob is not None and blob.download_as_bytes()[:4] == b"PAR1"
+    assert rows_per_file(bq, "green_tripdata")["green_tripdata_2020-03.csv"] == mar.data_lines
+    nulls = list(bq.query(
+        "SELECT COUNTIF(VendorID IS NULL) AS vendor, COUNTIF(ehail_fee IS NULL) AS ehail, COUNT(*) AS n "
+        "FROM `ny-taxi-local.ny_taxi.green_tripdata` WHERE filename = 'green_tripdata_2020-03.csv'").result())[0]
+    blank_vendor = sum(1 for row in fake_tlc.read_rows(mar.path)[1] if row[0] == "")
+    assert nulls["vendor"] == blank_vendor and nulls["ehail"] == nulls["n"] == mar.data_lines

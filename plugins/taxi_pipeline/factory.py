@@ -78,7 +78,12 @@ def _gcp_steps(spec: TaxiSpec, run_info) -> None:
     from taxi_pipeline.gcp_tasks import add_gcp_steps
 
     # Deferrable load/merge jobs free the worker slot while BigQuery works (needs a triggerer).
-    add_gcp_steps(spec, run_info, deferrable=os.environ.get("NY_TAXI_GCP_DEFERRABLE", "false").lower() == "true")
+    add_gcp_steps(
+        spec,
+        run_info,
+        deferrable=os.environ.get("NY_TAXI_GCP_DEFERRABLE", "false").lower() == "true",
+        file_format=os.environ.get("NY_TAXI_GCP_FILE_FORMAT", "csv").lower(),
+    )
 
 
 TARGETS: dict[str, Callable[[TaxiSpec, Any], None]] = {

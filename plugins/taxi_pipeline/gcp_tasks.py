@@ -9,6 +9,7 @@ Variables read in templates or inside tasks, never at parse time.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from airflow.providers.google.cloud.operators.bigquery import (
@@ -75,7 +76,16 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
         )
 
 
-def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool) -> None:
+def _load_format(file_format: str) -> dict[str, Any]:
+    if file_format == "csv":
+        return {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
+    if file_format == "parquet":
+        return {"source_format": "PARQUET"}
+    raise ValueError(f"NY_TAXI_GCP_FILE_FORMAT: expected csv or parquet, got {file_format!r}")
+
+
+def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool, file_format: str = "csv") -> None:
+    """``file_format``: the lake object -- the source csv.gz as is (default) or Parquet converted in a stream."""
     ensure_table = BigQueryInsertJobOperator(
         task_id="ensure_tables",
         gcp_conn_id=GCP_CONN_ID,
@@ -93,38 +103,51 @@ def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool) -> None:
         from taxi_pipeline.months import Month
         from taxi_pipeline.source import BadSourceFile, MonthNotPublished, open_month_gzip
 
-        import os
-
         chunk_kib = int(os.environ.get(UPLOAD_CHUNK_KIB_ENV, DEFAULT_UPLOAD_CHUNK_KIB))
         if chunk_kib <= 0 or chunk_kib % 256:
             raise AirflowFailException(f"{UPLOAD_CHUNK_KIB_ENV}={chunk_kib}: must be a positive multiple of 256")
         bucket = Variable.get("gcp_bucket_name")
+        object_name = run["object_name"]
+        if file_format == "parquet":
+            object_name = object_name.removesuffix(".csv.gz") + ".parquet"
         blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
-            run["object_name"], chunk_size=chunk_kib * 1024
+            object_name, chunk_size=chunk_kib * 1024
         )
-        uri = f"gs://{bucket}/{run['object_name']}"
+        uri = f"gs://{bucket}/{object_name}"
+        month = Month(run["year"], run["month"])
         try:
-            with open_month_gzip(run["url"], spec, Month(run["year"], run["month"])) as reader:
-                # Resumable upload: the object only appears when the last chunk is committed, and
-                # the reader raises before that on a truncated/corrupt stream.
-                blob.upload_from_file(reader, content_type="application/gzip")
-        except (MonthNotPublished, BadSourceFile) as exc:
+            if file_format == "csv":
+                with open_month_gzip(run["url"], spec, month) as reader:
+                    # Resumable upload: the object only appears when the last chunk is committed,
+                    # and the reader raises before that on a truncated/corrupt stream.
+                    blob.upload_from_file(reader, content_type="application/gzip")
+                size, rows = reader.tell(), reader.progress.rows
+            else:
+                from taxi_pipeline.parquet import write_parquet
+                from taxi_pipeline.source import open_month_csv
+
+                # BlobWriter: resumable too; on an exception its __exit__ cancels the upload.
+                with open_month_csv(run["url"], spec, month) as stream, blob.open(
+                    "wb", ignore_flush=True, content_type="application/vnd.apache.parquet"
+                ) as out:
+                    rows = write_parquet(stream, spec, out, f"{run['label']} ({run['url']})")
+                blob.reload()
+                size = blob.size
+        except (MonthNotPublished, BadSourceFile, ValueError) as exc:
             raise AirflowFailException(str(exc)) from exc
-        done = {"uri": uri, "object_name": run["object_name"], "bytes": reader.tell(), "rows": reader.progress.rows}
-        log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, done["bytes"] / 1e6, f"{done['rows']:,}")
+        done = {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows}
+        log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
         return done
 
     load_monthly = GCSToBigQueryOperator(
         task_id="load_monthly_table",
         gcp_conn_id=GCP_CONN_ID,
         bucket="{{ var.value.gcp_bucket_name }}",
-        source_objects=["{{ " + _RUN + "['object_name'] }}"],
+        source_objects=["{{ ti.xcom_pull(task_ids='upload_to_gcs')['object_name'] }}"],
         destination_project_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
         schema_fields=bigquery_schema(spec),
         autodetect=False,
-        source_format="CSV",
-        compression="GZIP",
-        skip_leading_rows=1,
+        **_load_format(file_format),
         write_disposition="WRITE_TRUNCATE",
         create_disposition="CREATE_IF_NEEDED",
         max_bad_records=0,

@@ -218,6 +218,12 @@ class CsvStream:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode("utf-8", errors="replace").strip("\r\n\ufeff ").split(",")
 
+    # File-object protocol bits that readers such as pyarrow check for.
+    closed = False
+
+    def readable(self) -> bool:
+        return True
+
     def read(self, size: int = -1) -> bytes:
         if self._buffer:
             out, self._buffer = self._buffer, b""
