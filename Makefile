@@ -52,3 +52,17 @@ test: venv-dev
 
 clean: pg-down
 	rm -rf .airflow .pg
+
+# ---- local Airflow (api-server, scheduler, dag-processor on 127.0.0.1; scripts/airflow_local.py) ----
+# The DAG window is START..END (as for `make run`); SOURCE sets the Variable ny_taxi_source.
+.PHONY: airflow-up airflow-down airflow-status
+airflow-up: venv
+	NY_TAXI_START_MONTH=$(START) NY_TAXI_END_MONTH=$(END) \
+	$(if $(SOURCE),AIRFLOW_VAR_NY_TAXI_SOURCE="$(if $(findstring ://,$(SOURCE)),$(SOURCE),$(abspath $(SOURCE)))") \
+	$(PY) scripts/airflow_local.py up
+
+airflow-down:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py down
+
+airflow-status:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py status

@@ -1,0 +1,505 @@
+"""A local Airflow 3.3 for this project: Postgres metadata DB, LocalExecutor, one process per component.
+
+``make airflow-up`` / ``make airflow-down`` run this script (``up`` / ``down``; ``status`` too).
+``up`` starts the project's Postgres (scripts/pg.sh) if needed, creates the metadata database,
+runs ``airflow db migrate``, then starts api-server and dag-processor, and the scheduler (plus the
+triggerer with ``--triggerer``) once the api-server answers and the DAGs are parsed, each a separate
+process on 127.0.0.1 -- not ``airflow standalone``, whose log servers bind 0.0.0.0. DAGs are created
+unpaused, except that the GCP DAGs are paused on their first start when no GCP project is
+configured. It waits until ``/api/v2/monitor/health`` reports the components healthy and prints
+the UI URL and the login.
+
+Everything lives in one git-ignored folder (``.run/airflow/`` by default): ``<component>.log``,
+``<component>.pid``, ``home/`` (AIRFLOW_HOME, task logs under ``home/logs``), the generated
+secrets and ``env.sh``, which sets the same environment for the ``airflow`` CLI::
+
+    source .run/airflow/env.sh && airflow backfill create --dag-id postgres_taxi_green ...
+
+``down`` (and a failed ``up``) stops every process ``up`` started, by the PIDs it wrote: each
+component runs in its own session, so its process group (task runners, executor workers) goes
+with it. Postgres is shared with ``make run`` and keeps running (``make pg-down`` stops it).
+
+Settings (environment): AIRFLOW_LOCAL_DIR, AIRFLOW_LOCAL_PORT (8080), AIRFLOW_LOCAL_USER /
+AIRFLOW_LOCAL_PASSWORD (admin/admin), AIRFLOW_LOCAL_META_DB (airflow_meta), AIRFLOW_LOCAL_TAXI_DB
+(ny_taxi), AIRFLOW_LOCAL_TIMEOUT (seconds to healthy, 240), PG_DIR / PG_PORT (scripts/pg.sh's),
+NY_TAXI_* (the DAGs' settings, see plugins/taxi_pipeline/settings.py), AIRFLOW_VAR_NY_TAXI_SOURCE.
+The module is stdlib-only so that ``down`` works without the venv; tests drive :class:`LocalAirflow`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_SCRIPT = ROOT / "scripts" / "pg.sh"
+PROJECT_DAGS = ("postgres_taxi_green", "postgres_taxi_yellow")
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SystemExit(f"airflow_local: {name} must be an integer, got {raw!r}")
+    return int(raw)
+
+
+@dataclass
+class Settings:
+    """Where and how the local Airflow runs; ``from_env`` reads the variables in the module doc."""
+
+    run_dir: Path = ROOT / ".run" / "airflow"
+    port: int = 8080
+    user: str = "admin"
+    password: str = "admin"
+    meta_db: str = "airflow_meta"
+    taxi_db: str = "ny_taxi"
+    pg_dir: Path = ROOT / ".pg"
+    pg_port: int = 54329
+    triggerer: bool = False
+    timeout: float = 240.0
+    # The environment the components inherit, before this script's own settings are applied.
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Applied last: wins over everything (tests use it for e.g. paused-at-creation).
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            run_dir=Path(env.get("AIRFLOW_LOCAL_DIR") or ROOT / ".run" / "airflow").resolve(),
+            port=_env_int("AIRFLOW_LOCAL_PORT", 8080),
+            user=env.get("AIRFLOW_LOCAL_USER") or "admin",
+            password=env.get("AIRFLOW_LOCAL_PASSWORD") or "admin",
+            meta_db=env.get("AIRFLOW_LOCAL_META_DB") or "airflow_meta",
+            taxi_db=env.get("AIRFLOW_LOCAL_TAXI_DB") or "ny_taxi",
+            pg_dir=Path(env.get("PG_DIR") or ROOT / ".pg").resolve(),
+            pg_port=_env_int("PG_PORT", 54329),
+            timeout=float(_env_int("AIRFLOW_LOCAL_TIMEOUT", 240)),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class StartupError(RuntimeError):
+    """``up`` failed; the message says which step, the component logs say why."""
+
+
+class LocalAirflow:
+    """Start, query and stop the components. Safe to use from tests (no global state)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.run_dir = settings.run_dir
+        self.home = self.run_dir / "home"
+
+    # --- the components ------------------------------------------------------------------------
+
+    @property
+    def components(self) -> dict[str, list[str]]:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        # --skip-serve-logs: the log servers would bind every interface; the api-server reads the
+        # task logs from the shared local folder instead.
+        out = {
+            "api-server": [airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.s.port)],
+            "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+            "dag-processor": [airflow, "dag-processor"],
+        }
+        if self.s.triggerer:
+            out["triggerer"] = [airflow, "triggerer", "--skip-serve-logs"]
+        return out
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.log"
+
+    def pid_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    # --- environment ---------------------------------------------------------------------------
+
+    def _pg_env(self, database: str) -> dict[str, str]:
+        return {**self.s.base_env, "PG_DIR": str(self.s.pg_dir), "PG_PORT": str(self.s.pg_port), "PG_DB": database}
+
+    def pg(self, *args: str, database: str | None = None) -> str:
+        done = subprocess.run(
+            [str(PG_SCRIPT), *args],
+            env=self._pg_env(database or self.s.taxi_db),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if done.returncode != 0:
+            raise StartupError(f"scripts/pg.sh {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def _secrets(self) -> dict[str, str]:
+        """Per-installation secrets, generated once: every component must share the JWT secret."""
+        path = self.run_dir / "secrets.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        values = {
+            "jwt_secret": secrets.token_urlsafe(32),
+            "api_secret_key": secrets.token_urlsafe(32),
+            "fernet_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
+        return values
+
+    def airflow_env(self) -> dict[str, str]:
+        """The settings every component (and the CLI) gets; the caller's AIRFLOW__* are kept unless set here."""
+        keys = self._secrets()
+        pg_user_uri = f"root:root@127.0.0.1:{self.s.pg_port}"
+        ours = {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg_user_uri}/{self.s.meta_db}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.s.port),
+            "AIRFLOW__API__BASE_URL": self.s.base_url,
+            "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
+            # Task runners report to the api-server's execution API: it must be this port.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.s.base_url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.s.user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.run_dir / "passwords.json"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            # The project's connection (the course's root/root credentials on the local server).
+            "AIRFLOW_CONN_NY_TAXI_POSTGRES": f"postgresql://{pg_user_uri}/{self.s.taxi_db}",
+        }
+        return {**self.s.base_env, **ours, **self.s.overrides}
+
+    def write_env_file(self, env: Mapping[str, str]) -> Path:
+        """``env.sh``: the components' settings, to run the ``airflow`` CLI against this instance."""
+        path = self.run_dir / "env.sh"
+        names = sorted(k for k in env if k.startswith(("AIRFLOW", "NY_TAXI_")))
+        lines = ["# Generated by scripts/airflow_local.py: `source` it to use the airflow CLI on this instance."]
+        lines += [f"export {k}={shlex.quote(env[k])}" for k in names]
+        lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
+        path.touch(mode=0o600)
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def write_passwords(self) -> None:
+        """The simple auth manager reads ``{user: password}`` from this file; it never prints one."""
+        path = self.run_dir / "passwords.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({self.s.user: self.s.password}) + "\n")
+
+    # --- processes -----------------------------------------------------------------------------
+
+    def pids(self) -> dict[str, int]:
+        out = {}
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            path = self.pid_path(name)
+            if path.exists():
+                try:
+                    out[name] = int(path.read_text().strip())
+                except ValueError:
+                    path.unlink()
+        return out
+
+    @staticmethod
+    def alive(pid: int) -> bool:
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited
+            if waited == pid:
+                return False
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:  # a zombie is dead for our purposes
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+        except OSError:
+            return True
+
+    def start_component(self, name: str, env: Mapping[str, str]) -> int:
+        log = self.log_path(name).open("ab")
+        proc = subprocess.Popen(
+            self.components[name],
+            env=dict(env),
+            cwd=str(self.run_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: `down` stops its children with it
+        )
+        log.close()
+        self.pid_path(name).write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def stop(self, grace: float = 30.0) -> list[str]:
+        """SIGTERM each started process group, wait ``grace`` s, then SIGKILL what is left."""
+        pids = self.pids()
+        for pid in pids.values():
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_group_alive(p) for p in pids.values()):
+            time.sleep(0.2)
+        for pid in pids.values():
+            if _group_alive(pid):
+                _signal_group(pid, signal.SIGKILL)
+        for name in pids:
+            self.pid_path(name).unlink(missing_ok=True)
+        return [f"{name} (pid {pid})" for name, pid in pids.items()]
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+                timeout: float = 10.0) -> tuple[int, Any]:
+        """(status, parsed JSON or text) of one API call; HTTP errors are returned, not raised."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.s.base_url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def token(self) -> str:
+        status, body = self.request("POST", "/auth/token", {"username": self.s.user, "password": self.s.password})
+        if status not in (200, 201):
+            raise StartupError(f"POST /auth/token: HTTP {status}: {body}")
+        return body["access_token"]
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            status, body = self.request("GET", "/api/v2/monitor/health", timeout=5)
+        except (OSError, urllib.error.URLError):
+            return None
+        return body if status == 200 and isinstance(body, dict) else None
+
+    @staticmethod
+    def is_healthy(health: Mapping[str, Any] | None, triggerer: bool = False) -> bool:
+        needed = ["metadatabase", "scheduler", "dag_processor"] + (["triggerer"] if triggerer else [])
+        return bool(health) and all((health.get(k) or {}).get("status") == "healthy" for k in needed)
+
+    # --- up / down -----------------------------------------------------------------------------
+
+    def up(self, say=print) -> float:
+        """Start everything; return seconds until healthy with the DAGs parsed. Stops all on failure."""
+        started = time.monotonic()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        running = {n: p for n, p in self.pids().items() if self.alive(p)}
+        if running and set(running) == set(self.components) and self.is_healthy(self.health(), self.s.triggerer):
+            say(f"airflow already running: {', '.join(f'{n} (pid {p})' for n, p in running.items())}")
+            return 0.0
+        if self.pids():
+            say(f"stopping leftovers of an earlier start: {', '.join(self.stop())}")
+        _check_port_free(self.s.port)
+        try:
+            say(f"postgres: {self.pg('start')}")
+            self.pg("createdb", self.s.meta_db)
+            env = self.airflow_env()
+            self.home.mkdir(exist_ok=True)
+            self.write_passwords()
+            self.write_env_file(env)
+            migrate_started = time.monotonic()
+            self._run_logged("db-migrate", [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env)
+            say(f"airflow db migrate: {time.monotonic() - migrate_started:.1f} s")
+            # Task runners report to the api-server: a task the scheduler starts before it answers
+            # fails (connection refused). And DAGs to keep paused must be paused before the
+            # scheduler can catch them up. So: api-server and dag-processor, then the scheduler.
+            for name in ("api-server", "dag-processor"):
+                say(f"starting {name}: pid {self.start_component(name, env)}")
+            self._wait_api(started)
+            say(f"api-server answering after {time.monotonic() - started:.1f} s")
+            self._wait_dags(started)
+            say(f"DAGs parsed after {time.monotonic() - started:.1f} s")
+            for dag_id in self.pause_unconfigured(env):
+                say(f"paused {dag_id}: no GCP settings in the environment (AIRFLOW_VAR_GCP_PROJECT_ID); unpause it in the UI once set")
+            for name in [n for n in self.components if n not in ("api-server", "dag-processor")]:
+                say(f"starting {name}: pid {self.start_component(name, env)}")
+            self._wait_healthy(started)
+            say(f"healthy after {time.monotonic() - started:.1f} s")
+        except BaseException as exc:
+            stopped = self.stop()
+            say(f"airflow startup failed: {exc}")
+            say(self.log_tails())
+            say(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            raise
+        return time.monotonic() - started
+
+    def _run_logged(self, name: str, argv: list[str], env: Mapping[str, str], timeout: float = 300) -> None:
+        with self.log_path(name).open("ab") as log:
+            done = subprocess.run(argv, env=dict(env), cwd=str(self.run_dir), stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+        if done.returncode != 0:
+            raise StartupError(f"{' '.join(argv[1:])} exited {done.returncode} (log: {self.log_path(name)})")
+
+    def _deadline_check(self, started: float, what: str) -> None:
+        for name, pid in self.pids().items():
+            if not self.alive(pid):
+                raise StartupError(f"{name} (pid {pid}) exited while waiting for {what}")
+        if time.monotonic() - started > self.s.timeout:
+            raise StartupError(f"not {what} after {self.s.timeout:.0f} s (AIRFLOW_LOCAL_TIMEOUT)")
+
+    def _wait_api(self, started: float) -> None:
+        while self.health() is None:
+            self._deadline_check(started, "answering (api-server)")
+            time.sleep(0.5)
+
+    def _wait_healthy(self, started: float) -> None:
+        while not self.is_healthy(self.health(), self.s.triggerer):
+            self._deadline_check(started, "healthy")
+            time.sleep(1)
+
+    def _wait_dags(self, started: float) -> None:
+        token = self.token()
+        while True:
+            status, body = self.request("GET", "/api/v2/dags?limit=100", token=token)
+            found = {d["dag_id"] for d in body.get("dags", [])} if status == 200 else set()
+            if set(PROJECT_DAGS) <= found:
+                return
+            self._deadline_check(started, f"showing {', '.join(sorted(set(PROJECT_DAGS) - found))}")
+            time.sleep(1)
+
+    def pause_unconfigured(self, env: Mapping[str, str]) -> list[str]:
+        """Pause the GCP DAGs on their first start when no GCP project is configured: their catchup
+        could only fail. DAGs that already have runs (or are paused) are left as they are."""
+        if env.get("AIRFLOW_VAR_GCP_PROJECT_ID"):
+            return []
+        token, paused = self.token(), []
+        status, body = self.request("GET", "/api/v2/dags?dag_id_pattern=gcp_%&limit=100", token=token)
+        for dag in body.get("dags", []) if status == 200 else []:
+            _, runs = self.request("GET", f"/api/v2/dags/{dag['dag_id']}/dagRuns?limit=1", token=token)
+            if not dag["is_paused"] and not runs.get("total_entries"):
+                self.request("PATCH", f"/api/v2/dags/{dag['dag_id']}", {"is_paused": True}, token=token)
+                paused.append(dag["dag_id"])
+        return paused
+
+    def log_tails(self, lines: int = 40) -> str:
+        out = []
+        for name in ("db-migrate", *self.components):
+            path = self.log_path(name)
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"---- last {len(tail)} lines of {path} ----\n" + "\n".join(tail))
+        return "\n".join(out)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the component was started as its own session/group leader
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return any(_pgid_of(p) == pid for p in _all_pids())
+
+
+def _all_pids() -> Iterator[int]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def _pgid_of(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[2])  # state, ppid, pgrp
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is fine
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(
+                f"airflow_local: 127.0.0.1:{port} is in use ({exc.strerror}); set AIRFLOW_LOCAL_PORT"
+            ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--triggerer", action="store_true", help="also start the triggerer (deferrable tasks)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    settings.triggerer = args.triggerer
+    airflow = LocalAirflow(settings)
+
+    if args.command == "down":
+        stopped = airflow.stop()
+        print(f"stopped: {', '.join(stopped)}" if stopped else "airflow: nothing to stop")
+        print("postgres keeps running (shared with `make run`): `make pg-down` stops it")
+        return 0
+    if args.command == "status":
+        pids = airflow.pids()
+        for name, pid in pids.items():
+            print(f"{name}: pid {pid} {'running' if airflow.alive(pid) else 'NOT running'}")
+        health = airflow.health()
+        print(f"health: {json.dumps(health) if health else 'api-server not answering'}")
+        return 0 if airflow.is_healthy(health, settings.triggerer) else 1
+
+    try:
+        seconds = airflow.up()
+    except (StartupError, subprocess.TimeoutExpired) as exc:
+        print(f"airflow_local: {exc}", file=sys.stderr)
+        return 1
+    env = airflow.airflow_env()
+    print(
+        f"\nAirflow is up ({seconds:.1f} s to healthy with the DAGs parsed)\n"
+        f"  UI:      {settings.base_url}   login: {settings.user} / {settings.password}\n"
+        f"  window:  {env.get('NY_TAXI_START_MONTH') or '2019-01'} .. {env.get('NY_TAXI_END_MONTH') or '2021-07'}"
+        f"   source: {env.get('AIRFLOW_VAR_NY_TAXI_SOURCE') or 'GitHub releases (default)'}\n"
+        f"  taxi DB: {env['AIRFLOW_CONN_NY_TAXI_POSTGRES'].replace(':root@', ':***@')}\n"
+        f"  logs:    {settings.run_dir}/<component>.log, task logs in {airflow.home / 'logs'}\n"
+        f"  CLI:     source {settings.run_dir / 'env.sh'} && airflow dags list\n"
+        f"  stop:    make airflow-down"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Catchup, months in parallel and REST/UI triggers of ``postgres_taxi_green`` on a real Airflow.
+
+One Airflow (api-server, scheduler, dag-processor, LocalExecutor, Postgres metadata DB) serves the
+whole module; the DAG window is narrowed to 2019-01..2019-03 through ``NY_TAXI_START_MONTH`` /
+``NY_TAXI_END_MONTH`` and ``NY_TAXI_MAX_ACTIVE_RUNS=3`` lets the three months run at once.
+
+DAGs are created *paused* here (``make airflow-up`` creates them unpaused): the dags folder holds
+other DAGs (yellow, GCP) whose catchup would only compete for the two cores, and unpausing
+``postgres_taxi_green`` is exactly what a user does to start its catchup.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.specs import GREEN
+from tests.conftest import free_port
+from tests.support import fake_tlc
+from tests.support.e2e_airflow import E2EAirflow, running_airflow
+from tests.support.http_server import FixtureServer
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "postgres_taxi_green"
+# Different sizes per month, so a month loaded under another month's name cannot go unnoticed.
+MONTHS = {(2019, 1): 3_000, (2019, 2): 2_500, (2019, 3): 2_000}
+
+
+@pytest.fixture(scope="module")
+def release(e2e_dir: Path) -> dict[tuple[int, int], fake_tlc.MonthFile]:
+    return {
+        (year, month): fake_tlc.write_month(e2e_dir / "release", GREEN, year, month, rows, seed=month)
+        for (year, month), rows in MONTHS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def server(e2e_dir: Path, release) -> FixtureServer:
+    with FixtureServer(e2e_dir / "release") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, e2e_dir: Path, server: FixtureServer) -> E2EAirflow:
+    with running_airflow(
+        name="green",
+        run_dir=e2e_dir / "airflow",
+        pg_dir=Path(pg_server.env["PG_DIR"]),
+        pg_port=pg_server.port,
+        api_port=free_port(),
+        dag_env={
+            "NY_TAXI_START_MONTH": "2019-01",
+            "NY_TAXI_END_MONTH": "2019-03",
+            "NY_TAXI_MAX_ACTIVE_RUNS": "3",
+            "NY_TAXI_RETRIES": "0",  # a failure must show, not be retried away
+            "AIRFLOW_VAR_NY_TAXI_SOURCE": server.base_url,
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        },
+    ) as airflow:
+        yield airflow
+
+
+@pytest.fixture(scope="module")
+def db(airflow: E2EAirflow):
+    import psycopg
+
+    with psycopg.connect(airflow.taxi_db_uri, autocommit=True) as conn:
+        yield conn
+
+
+@dataclass
+class Catchup:
+    runs: list[dict]
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def catchup(airflow: E2EAirflow) -> Catchup:
+    """Unpause the DAG and wait (bounded) until the scheduler's catchup runs have finished."""
+    assert airflow.runs(DAG_ID) == []
+    started = time.monotonic()
+    airflow.set_paused(DAG_ID, False)
+    runs = airflow.wait_runs_done(DAG_ID, len(MONTHS), timeout=300, select=lambda r: r["run_type"] == "scheduled")
+    seconds = time.monotonic() - started
+    print(f"catchup of {len(MONTHS)} months: {seconds:.1f} s from unpause to the last run finished")
+    return Catchup(runs, seconds)
+
+
+def rows_per_file(db) -> dict[str, int]:
+    if not db.execute("SELECT to_regclass('public.green_tripdata') IS NOT NULL").fetchone()[0]:
+        return {}
+    return dict(db.execute("SELECT filename, count(*) FROM green_tripdata GROUP BY 1").fetchall())
+
+
+def fingerprint(db, where: str = "true") -> tuple[int, str]:
+    return db.execute(
+        f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM green_tripdata t WHERE {where}"
+    ).fetchone()
+
+
+def expected_rows(release) -> dict[str, int]:
+    return {GREEN.filename(y, m): f.data_lines for (y, m), f in release.items()}
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_catchup_creates_exactly_the_window_runs_and_loads_each_file_once(airflow, catchup, release, db):
+    runs = airflow.runs(DAG_ID)
+    assert [(r["logical_date"], r["run_type"], r["state"]) for r in runs] == [
+        (f"2019-{m:02d}-01T09:00:00Z", "scheduled", "success") for m in (1, 2, 3)
+    ]
+    # The window is done: the scheduler has no next run to create.
+    assert airflow.dag(DAG_ID)["next_dagrun_logical_date"] is None
+    assert rows_per_file(db) == expected_rows(release)
+    assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'taxi_staging'").fetchone()[0] == 0
+
+
+def test_catchup_ran_months_in_parallel_without_failures_or_duplicates(airflow, catchup, release, db):
+    assert airflow.dag(DAG_ID)["max_active_runs"] == 3
+    # Runs overlapped: some moment had at least two months running.
+    spans = sorted((when(r["start_date"]), when(r["end_date"])) for r in catchup.runs)
+    overlaps = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if b[0] < a[1]]
+    assert overlaps, f"runs did not overlap: {spans}"
+    # No failure anywhere, not even one that a retry would have hidden (NY_TAXI_RETRIES=0 here).
+    for run in catchup.runs:
+        states = {t: (ti["state"], ti["try_number"]) for t, ti in airflow.task_instances(DAG_ID, run["dag_run_id"]).items()}
+        assert set(states.values()) == {("success", 1)}, (run["dag_run_id"], states)
+    # No duplicates: each file's loaded ids are exactly the ids of its lines (in-file repeats included).
+    for (year, month), month_file in release.items():
+        expected = sorted(fake_tlc.unique_row_id(GREEN, row) for row in fake_tlc.read_rows(month_file.path)[1])
+        loaded = [r[0] for r in db.execute(
+            "SELECT unique_row_id FROM green_tripdata WHERE filename = %s ORDER BY 1", (GREEN.filename(year, month),)
+        ).fetchall()]
+        assert loaded == expected, (year, month)
+
+
+def test_api_trigger_with_params_and_no_logical_date_loads_that_month(airflow, catchup, release, server, db):
+    """The UI's Trigger form posts exactly this. The month was loaded by catchup; we delete it
+    first, so the manual run has something to insert and we can see it load that month only."""
+    feb = release[(2019, 2)]
+    filename = GREEN.filename(2019, 2)
+    db.execute("DELETE FROM green_tripdata WHERE filename = %s", (filename,))
+    others = fingerprint(db)
+    gets_before = server.count(feb.url_path, method="GET")
+
+    status, run = airflow.trigger(DAG_ID, {"year": 2019, "month": 2})
+    assert status == 200, run
+    assert run["logical_date"] is None and run["run_type"] == "manual"
+    [done] = airflow.wait_runs_done(DAG_ID, 1, timeout=180, select=lambda r: r["dag_run_id"] == run["dag_run_id"])
+
+    assert done["state"] == "success"
+    assert rows_per_file(db) == expected_rows(release)
+    assert fingerprint(db, f"filename <> '{filename}'") == others
+    merged = airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge")
+    assert merged == {"staged_rows": feb.data_lines, "inserted_rows": feb.data_lines}
+    assert server.count(feb.url_path, method="GET") == gets_before + 1
+    assert server.count(method="GET") == server.count(method="GET", status=200)  # only existing files asked for
+
+
+def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(airflow, catchup, server, db):
+    """2018 passes the form's schema (any integer year), so Airflow creates the run; the first
+    task checks the window and fails naming the parameter; nothing downstream runs."""
+    before = fingerprint(db)
+    requests_before = len(server.requests)
+    status, run = airflow.trigger(DAG_ID, {"year": 2018, "month": 12})
+    assert status == 200, run
+    [done] = airflow.wait_runs_done(DAG_ID, 1, timeout=180, select=lambda r: r["dag_run_id"] == run["dag_run_id"])
+
+    assert done["state"] == "failed"
+    tis = airflow.task_instances(DAG_ID, run["dag_run_id"])
+    assert tis["resolve_month"]["state"] == "failed" and tis["resolve_month"]["try_number"] == 1
+    assert {t: ti["state"] for t, ti in tis.items() if t != "resolve_month"} == dict.fromkeys(
+        ("ensure_tables", "load_staging", "hash_merge", "drop_staging"), "upstream_failed"
+    )
+    log = airflow.task_log(DAG_ID, run["dag_run_id"], "resolve_month")
+    assert "year/month: 2018-12 is outside this DAG's window 2019-01..2019-03" in log
+    assert fingerprint(db) == before  # no SQL ran
+    assert len(server.requests) == requests_before  # no download
+
+
+def test_api_trigger_with_month_13_is_refused_by_the_param_schema(airflow, catchup):
+    runs_before = len(airflow.runs(DAG_ID))
+    status, body = airflow.trigger(DAG_ID, {"year": 2019, "month": 13})
+    assert status == 400
+    assert "Invalid input for param month: 13 is greater than the maximum of 12" in body["detail"]
+    assert len(airflow.runs(DAG_ID)) == runs_before  # no run was created
