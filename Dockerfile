@@ -1,0 +1,11 @@
+# The project's Airflow image for docker-compose.yaml: the official Airflow 3.3 image plus the
+# project's pinned lock. Dependencies are baked in at build time (never _PIP_ADDITIONAL_REQUIREMENTS,
+# which reinstalls them on every container start). dags/, plugins/ and include/ are mounted, not
+# copied, so editing a DAG needs no rebuild; changing requirements.txt does (`docker compose build`).
+FROM apache/airflow:3.3.2-python3.11
+
+COPY requirements.txt /tmp/requirements.txt
+# Naming apache-airflow with its version keeps pip from moving Airflow itself while it installs the
+# lock (which pins the same version). The base image brings the Celery and Redis providers the
+# CeleryExecutor needs.
+RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /tmp/requirements.txt
