@@ -488,8 +488,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"airflow_local: {exc}", file=sys.stderr)
         return 1
     env = airflow.airflow_env()
+    took = f"{seconds:.1f} s to healthy with the DAGs parsed" if seconds else "it was already running"
     print(
-        f"\nAirflow is up ({seconds:.1f} s to healthy with the DAGs parsed)\n"
+        f"\nAirflow is up ({took})\n"
         f"  UI:      {settings.base_url}   login: {settings.user} / {settings.password}\n"
         f"  window:  {env.get('NY_TAXI_START_MONTH') or '2019-01'} .. {env.get('NY_TAXI_END_MONTH') or '2021-07'}"
         f"   source: {env.get('AIRFLOW_VAR_NY_TAXI_SOURCE') or 'GitHub releases (default)'}\n"
