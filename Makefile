@@ -64,5 +64,13 @@ airflow-up: venv
 airflow-down:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py down
 
+# `make run` through the real Airflow: (re)start it with the window, let the scheduler catch up
+# TAXI's Postgres DAGs, wait, print every run and the rows per file. Airflow keeps running.
+.PHONY: run-airflow
+run-airflow: venv
+	NY_TAXI_START_MONTH=$(START) NY_TAXI_END_MONTH=$(END) \
+	$(if $(SOURCE),AIRFLOW_VAR_NY_TAXI_SOURCE="$(if $(findstring ://,$(SOURCE)),$(SOURCE),$(abspath $(SOURCE)))") \
+	$(PY) scripts/airflow_local.py run --taxi $(TAXI)
+
 airflow-status:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py status

@@ -1,6 +1,7 @@
 """A local Airflow 3.3 for this project: Postgres metadata DB, LocalExecutor, one process per component.
 
-``make airflow-up`` / ``make airflow-down`` run this script (``up`` / ``down``; ``status`` too).
+``make airflow-up`` / ``make airflow-down`` run this script (``up`` / ``down``; ``status`` too);
+``make run-airflow`` runs ``run``: restart with the window, catch up the chosen DAGs, wait, report.
 ``up`` starts the project's Postgres (scripts/pg.sh) if needed, creates the metadata database,
 runs ``airflow db migrate``, then starts api-server and dag-processor, and the scheduler (plus the
 triggerer with ``--triggerer``) once the api-server answers and the DAGs are parsed, each a separate
@@ -41,7 +42,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,8 +315,11 @@ class LocalAirflow:
 
     # --- up / down -----------------------------------------------------------------------------
 
-    def up(self, say=print) -> float:
-        """Start everything; return seconds until healthy with the DAGs parsed. Stops all on failure."""
+    def up(self, say=print, before_scheduler: Callable[[], None] | None = None) -> float:
+        """Start everything; return seconds until healthy with the DAGs parsed. Stops all on failure.
+
+        ``before_scheduler`` runs once the DAGs are parsed and before any run can be created.
+        """
         started = time.monotonic()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         running = {n: p for n, p in self.pids().items() if self.alive(p)}
@@ -346,6 +350,8 @@ class LocalAirflow:
             say(f"DAGs parsed after {time.monotonic() - started:.1f} s")
             for dag_id in self.pause_unconfigured(env):
                 say(f"paused {dag_id}: no GCP settings in the environment (AIRFLOW_VAR_GCP_PROJECT_ID); unpause it in the UI once set")
+            if before_scheduler is not None:
+                before_scheduler()
             for name in [n for n in self.components if n not in ("api-server", "dag-processor")]:
                 say(f"starting {name}: pid {self.start_component(name, env)}")
             self._wait_healthy(started)
@@ -406,6 +412,70 @@ class LocalAirflow:
                 paused.append(dag["dag_id"])
         return paused
 
+    def run(self, taxis: list[str], say=print) -> int:
+        """(Re)start with this environment's window, let the scheduler catch up the chosen taxi
+        types' Postgres DAGs (the others paused), wait for every run, print them and the rows per
+        file. Airflow keeps running afterwards. Returns 1 if a run failed."""
+        selected = [f"postgres_taxi_{taxi}" for taxi in taxis]
+        if self.pids():
+            say(f"restarting, so the window and source apply: stopped {', '.join(self.stop())}")
+
+        def choose() -> None:
+            token = self.token()
+            for dag_id in PROJECT_DAGS:
+                self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": dag_id not in selected}, token=token)
+            say(f"unpaused {', '.join(selected)}; paused {', '.join(set(PROJECT_DAGS) - set(selected)) or 'nothing'}")
+
+        self.up(say, before_scheduler=choose)
+        env = self.airflow_env()
+        first, after = _window_bounds(env.get("NY_TAXI_START_MONTH") or "2019-01", env.get("NY_TAXI_END_MONTH") or "2021-07")
+        token, deadline, last_note = self.token(), time.monotonic() + _env_int("AIRFLOW_LOCAL_RUN_TIMEOUT", 4 * 3600), 0.0
+        while True:
+            runs, pending = {}, 0
+            for dag_id in selected:
+                _, dag = self.request("GET", f"/api/v2/dags/{dag_id}", token=token)
+                query = f"logical_date_gte={first}&logical_date_lt={after}&order_by=logical_date&limit=1000"
+                _, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}", token=token)
+                runs[dag_id] = body.get("dag_runs", [])
+                pending += (dag.get("next_dagrun_logical_date") is not None) + sum(
+                    r["state"] not in ("success", "failed") for r in runs[dag_id]
+                )
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                say("timed out waiting for the catchup (AIRFLOW_LOCAL_RUN_TIMEOUT); Airflow keeps running")
+                return 1
+            if time.monotonic() - last_note >= 30:
+                done = sum(r["state"] in ("success", "failed") for rs in runs.values() for r in rs)
+                say(f"catching up: {done} runs finished, {pending} to go")
+                last_note = time.monotonic()
+            time.sleep(2)
+        failed = []
+        for dag_id, dag_runs in runs.items():
+            for r in dag_runs:
+                took = _seconds(r["start_date"], r["end_date"])
+                say(f"{dag_id} {r['logical_date'][:7]}: {r['state']} in {took:.1f} s ({r['dag_run_id']})")
+                if r["state"] != "success":
+                    failed.append(f"{dag_id} {r['logical_date'][:7]}")
+        say(self._rows_per_file(env["AIRFLOW_CONN_NY_TAXI_POSTGRES"], taxis))
+        if failed:
+            say(f"failed: {', '.join(failed)}: task logs in the UI or {self.home / 'logs'}")
+        return 1 if failed else 0
+
+    @staticmethod
+    def _rows_per_file(uri: str, taxis: list[str]) -> str:
+        import psycopg  # the venv's; only `run` needs it
+
+        lines = [f"{'filename':<30} {'rows':>12}"]
+        with psycopg.connect(uri) as db:
+            for taxi in taxis:
+                if db.execute("SELECT to_regclass(%s)", (f"public.{taxi}_tripdata",)).fetchone()[0]:
+                    for filename, count in db.execute(
+                        f"SELECT filename, count(*) FROM public.{taxi}_tripdata GROUP BY 1 ORDER BY 1"
+                    ).fetchall():
+                        lines.append(f"{filename:<30} {count:>12,}")
+        return "\n".join(lines)
+
     def log_tails(self, lines: int = 40) -> str:
         out = []
         for name in ("db-migrate", *self.components):
@@ -414,6 +484,22 @@ class LocalAirflow:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
                 out.append(f"---- last {len(tail)} lines of {path} ----\n" + "\n".join(tail))
         return "\n".join(out)
+
+
+def _window_bounds(first: str, last: str) -> tuple[str, str]:
+    """ISO bounds [first month's start, the month after last) for the runs API."""
+    year, month = (int(x) for x in last.split("-"))
+    after = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    return f"{first}-01T00:00:00Z", f"{after}-01T00:00:00Z"
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    from datetime import datetime
+
+    if not start or not end:
+        return 0.0
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -462,8 +548,9 @@ def _check_port_free(port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "run"])
     parser.add_argument("--triggerer", action="store_true", help="also start the triggerer (deferrable tasks)")
+    parser.add_argument("--taxi", default="all", choices=["green", "yellow", "all"], help="`run`: which DAGs catch up")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     settings.triggerer = args.triggerer
@@ -482,6 +569,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"health: {json.dumps(health) if health else 'api-server not answering'}")
         return 0 if airflow.is_healthy(health, settings.triggerer) else 1
 
+    if args.command == "run":
+        try:
+            code = airflow.run(["green", "yellow"] if args.taxi == "all" else [args.taxi])
+        except (StartupError, subprocess.TimeoutExpired) as exc:
+            print(f"airflow_local: {exc}", file=sys.stderr)
+            return 1
+        print(f"\nAirflow keeps running: UI {settings.base_url} (login {settings.user} / {settings.password}); "
+              "`make airflow-down` stops it")
+        return code
     try:
         seconds = airflow.up()
     except (StartupError, subprocess.TimeoutExpired) as exc:
