@@ -1,22 +1,38 @@
 """Load: stream one month from the source into this run's Postgres staging table with COPY.
 
-The staging table is created, filled and analyzed in one transaction, so a failed attempt (bad
-file, broken download, killed worker) leaves nothing behind and a retry starts clean. The main
-table is not touched here: the merge step moves rows in its own single transaction.
+The staging table is shaped like a partition of the main table: COPY computes each row's
+``unique_row_id`` as it writes the row (a generated column), so a first load writes every row
+exactly once and the merge can attach the table as the month's partition (merge.sql). The main
+table is not touched here.
+
+Several COPY streams run at once (``NY_TAXI_COPY_STREAMS``, default 2): the CSV is cut at record
+boundaries and dealt out to one connection per stream, so parsing and hashing -- the server's
+work -- use more than one core while this process only gunzips. Errors still name the file's own
+line. A failed load drops its staging table; a killed one leaves it to the teardown/sweep.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from taxi_pipeline.months import Month
-from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, open_month_csv
+from taxi_pipeline.settings import STAGING_SCHEMA
+from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, CsvStream, open_month_csv
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
+
+COPY_STREAMS_ENV = "NY_TAXI_COPY_STREAMS"
+DEFAULT_COPY_STREAMS = 2
+_QUEUED_CHUNKS = 2  # per stream: memory stays at a few MB whatever the month's size
+_ABORT = object()
 
 
 @dataclass(frozen=True)
@@ -25,15 +41,28 @@ class StagedMonth:
     rows: int
     compressed_bytes: int
     seconds: float
+    reload: bool = False  # the month already had a partition: staged UNLOGGED, for comparison only
 
 
-def copy_error_message(exc: Exception, filename: str) -> str:
-    """Turn a COPY error into one line naming the file, the line (counting the header) and the column."""
+def copy_streams_from_env() -> int:
+    raw = os.environ.get(COPY_STREAMS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_COPY_STREAMS
+    if not raw.isdigit() or not 1 <= int(raw) <= 16:
+        raise ValueError(f"{COPY_STREAMS_ENV}: expected an integer 1..16, got {raw!r}")
+    return int(raw)
+
+
+def copy_error_message(exc: Exception, filename: str, file_line: Callable[[int], int] = lambda n: n + 1) -> str:
+    """Turn a COPY error into one line naming the file, the file's line and the column.
+
+    ``file_line`` maps the line number COPY reports (it counts the data lines it received) to the
+    file's line; by default the header is the only line COPY did not receive.
+    """
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(exc).splitlines()[0]
     context = getattr(diag, "context", None) or ""
-    # Postgres says e.g. 'COPY green_2019_01_x, line 7, column fare_amount: "abc"'. COPY numbers the
-    # data lines it received; the file has the header before them, hence + 1.
+    # Postgres says e.g. 'COPY green_2019_01_x, line 7, column fare_amount: "abc"'.
     where = ""
     first_context_line = context.splitlines()[0] if context else ""
     if ", line " in first_context_line:
@@ -41,45 +70,182 @@ def copy_error_message(exc: Exception, filename: str) -> str:
         number, _, rest = detail.partition(",")
         number = number.split(":")[0].strip()
         if number.isdigit():
-            where = f", line {int(number) + 1}"
+            where = f", line {file_line(int(number))}"
         if "column " in rest:
             where += f", {rest.strip()}"
     return f"{filename}{where}: {primary}"
 
 
-def load_month(conn, spec: TaxiSpec, month: Month, url: str, staging_table: str) -> StagedMonth:
-    """Create ``staging_table`` and COPY the month's CSV into it, all in one transaction.
+def _complete_records(buffer: bytes) -> int:
+    """Length of the longest prefix of ``buffer`` that ends a CSV record (0 if none).
 
-    ``conn`` is a psycopg 3 connection (what ``PostgresHook.get_conn()`` returns with
-    SQLAlchemy 2); it is committed on success and rolled back on any error. psycopg's COPY writer
-    sends on its own thread, so gunzip (here) and CSV parsing (the server) use both cores.
+    ``buffer`` starts at a record boundary. A newline ends a record unless it sits inside a quoted
+    field, i.e. after an odd number of quote characters (an escaped quote is a doubled one).
+    """
+    end = buffer.rfind(b"\n")
+    if end < 0 or b'"' not in buffer:
+        return end + 1
+    quotes = buffer.count(b'"', 0, end)
+    while end >= 0 and quotes % 2:
+        previous = buffer.rfind(b"\n", 0, end)
+        quotes -= buffer.count(b'"', previous + 1, end)
+        end = previous
+    return end + 1
+
+
+@dataclass(eq=False)
+class _CopyStream:
+    """One connection's COPY, fed from a small queue by its own thread."""
+
+    conn: object
+    sql: str
+    chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_QUEUED_CHUNKS))
+    lines_sent: int = 0
+    # (first COPY line of a chunk, its line in the file): maps COPY's line numbers back.
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    rows: int = 0
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="copy-stream", daemon=True)
+        self.thread.start()
+
+    def send(self, data: bytes, file_line: int) -> int:
+        self.segments.append((self.lines_sent + 1, file_line))
+        lines = data.count(b"\n")
+        self.lines_sent += lines
+        self.chunks.put(data)
+        return lines
+
+    def file_line(self, copy_line: int) -> int:
+        first, at = next((s for s in reversed(self.segments) if s[0] <= copy_line), (1, 2))
+        return at + copy_line - first
+
+    def _run(self) -> None:
+        fed = False  # the feeder's end marker was taken
+        try:
+            with self.conn.cursor() as cursor:
+                # Staging is rebuilt from the source if lost: no need to wait for the WAL flush.
+                cursor.execute("SET LOCAL synchronous_commit TO off")
+                with cursor.copy(self.sql) as copy:
+                    while (chunk := self.chunks.get()) is not None:
+                        if chunk is _ABORT:
+                            raise RuntimeError("load aborted")
+                        copy.write(chunk)
+                    fed = True
+                self.rows = cursor.rowcount
+        except BaseException as exc:  # reported by the feeding thread
+            self.error = exc  # a bad value surfaces here, when the COPY ends
+            while not fed and self.chunks.get() is not None:  # keep draining so the feeder never blocks
+                pass
+
+    def finish(self, abort: bool = False) -> None:
+        if abort:
+            self.chunks.put(_ABORT)
+        self.chunks.put(None)
+        self.thread.join()
+
+
+def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
+    """Cut the CSV at record boundaries into ~1 MiB pieces and hand them to the streams in turn."""
+    pending = b""
+    file_line = 2  # the header was line 1
+    turn = 0
+    while chunk := stream.read(CHUNK_BYTES):
+        if any(c.error for c in copies):
+            return
+        pending += chunk
+        cut = _complete_records(pending)
+        if cut:
+            file_line += copies[turn % len(copies)].send(pending[:cut], file_line)
+            turn += 1
+            pending = pending[cut:]
+    if pending:  # a last line without a newline
+        copies[turn % len(copies)].send(pending, file_line)
+
+
+def _extra_connection(conn):
+    import psycopg
+
+    return psycopg.connect(conn.info.dsn, password=conn.info.password)
+
+
+def load_month(
+    conn, spec: TaxiSpec, month: Month, url: str, staging_table: str, *, streams: int | None = None
+) -> StagedMonth:
+    """Create ``staging_table`` and COPY the month's CSV into it; committed only if complete.
+
+    ``conn`` is a psycopg 3 connection (what ``PostgresHook.get_conn()`` returns with SQLAlchemy
+    2); further streams open connections with its parameters. On any error the staging table is
+    dropped and the error re-raised (bad values as :class:`BadSourceFile` naming file, line, column).
     """
     import psycopg
 
-    run = {"staging_table": staging_table}
-    filename = spec.filename(month.year, month.month) + ".gz"
+    streams = streams or copy_streams_from_env()
+    filename = spec.filename(month.year, month.month)
+    after = Month(month.year + 1, 1) if month.month == 12 else Month(month.year, month.month + 1)
+    run = {
+        "staging_table": staging_table,
+        "filename": filename,
+        "month_first": f"{month.year:04d}-{month.month:02d}-01",
+        "month_after": f"{after.year:04d}-{after.month:02d}-01",
+    }
+    context = {"taxi": spec, "run": run, "staging_schema": STAGING_SCHEMA}
     started = time.monotonic()
+    extra = []
+    created = False
     try:
         with conn.cursor() as cursor:
-            cursor.execute(render("postgres/create_staging.sql", taxi=spec, run=run))
+            reload = bool(cursor.execute(render("postgres/file_partition.sql", **context)).fetchone()[0])
             with open_month_csv(url, spec, month) as stream:
+                cursor.execute(render("postgres/create_staging.sql", unlogged=reload, **context))
+                created = True
+                if streams > 1:  # the other connections must see the table
+                    conn.commit()
+                    extra = [_extra_connection(conn) for _ in range(streams - 1)]
+                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, **context)
+                copies = [_CopyStream(c, copy_sql) for c in [conn, *extra]]
+                for copy in copies:
+                    copy.start()
                 try:
-                    with cursor.copy(render("postgres/copy_staging.sql", taxi=spec, run=run)) as copy:
-                        while chunk := stream.read(CHUNK_BYTES):
-                            copy.write(chunk)
-                except psycopg.errors.DataError as exc:  # bad values, wrong field counts, cut lines
-                    raise BadSourceFile(copy_error_message(exc, filename)) from exc
-                rows = cursor.rowcount
-            # Fresh statistics let the merge plan an index anti-join instead of guessing.
-            cursor.execute(f"ANALYZE {staging_table}")
+                    _deal_out(stream, copies)
+                except BaseException:
+                    for copy in copies:
+                        copy.finish(abort=True)
+                    raise
+                for copy in copies:
+                    copy.finish()
+                failed = next((c for c in copies if c.error), None)
+                if failed is not None:
+                    if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
+                        raise BadSourceFile(copy_error_message(failed.error, filename + ".gz", failed.file_line)) from failed.error
+                    raise failed.error
+                rows = sum(c.rows for c in copies)
+            for other in extra:
+                other.commit()
+            cursor.execute(render("postgres/finish_staging.sql", rest_index=not reload, **context))
         conn.commit()
     except BaseException:
-        conn.rollback()
+        for c in [conn, *extra]:
+            _quietly(c.rollback)
+        if created and streams > 1:  # committed before the COPY: take it away again
+            _quietly(lambda: (conn.execute(f"DROP TABLE IF EXISTS {staging_table}"), conn.commit()))
         raise
-    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, time.monotonic() - started)
+    finally:
+        for other in extra:
+            _quietly(other.close)
+    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, time.monotonic() - started, reload)
     log.info(
-        "%s %s: staged %s rows (%.1f MB compressed) into %s in %.1f s, %s rows/s",
+        "%s %s: staged %s rows (%.1f MB compressed) into %s in %.1f s, %s rows/s, %d COPY stream(s)%s",
         spec.taxi, month, f"{rows:,}", staged.compressed_bytes / 1e6, staging_table, staged.seconds,
-        f"{rows / max(staged.seconds, 1e-9):,.0f}",
+        f"{rows / max(staged.seconds, 1e-9):,.0f}", streams, " (month loaded before: compare only)" if reload else "",
     )
     return staged
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception as exc:  # the original error matters more
+        log.warning("cleanup step failed: %s", exc)

@@ -1,28 +1,139 @@
-{#- The hash-merge, in one transaction (the operator commits once, after the last statement):
-    same semantics as the course's ``MERGE ... ON T.unique_row_id = S.unique_row_id WHEN NOT
-    MATCHED THEN INSERT`` -- rows whose id is already in the table are skipped, rows repeated
-    inside the file are all inserted -- written as INSERT ... WHERE NOT EXISTS so it can return
-    the inserted count (MERGE ... RETURNING needs Postgres 17). unique_row_id is computed here,
-    once, instead of the course's UPDATE that rewrites every staged row. -#}
+{#- The hash-merge of one month, in one transaction (the operator commits once, after the last
+    statement). Same semantics as the course's ``MERGE ... ON T.unique_row_id = S.unique_row_id WHEN
+    NOT MATCHED THEN INSERT``: a staged row whose id is already in the table is skipped, rows repeated
+    inside the file are all inserted; a failure anywhere leaves the table as it was.
+
+    The staged rows already carry their ids (computed by the COPY). Which rows of the table can share
+    an id with them, without an index over the whole table:
+      * this file's own partition, if an earlier run loaded the file: checked row by row in one
+        parallel hash anti-join (a re-load ends there: nothing left, nothing written);
+      * in every other partition, only its "rest" rows (small partial index, see create_tables.sql):
+        a staged row picked up in this file's month can only match another file's row picked up
+        in that month too, which is a rest row there;
+      * for staged rows picked up in another month m: month m's partition, rows at those pickups;
+      * staged rows whose id text does not fix the pickup (never seen in the real files): the
+        whole table, as the course does.
+    Then, on a first load, the staging table -- minus the rows found above -- becomes the month's
+    partition (ATTACH: no row is copied again); otherwise the remaining rows are INSERTed. Tables
+    with user row triggers always take the INSERT path, so those triggers see every new row. -#}
 {%- import "postgres/_macros.sql" as m -%}
 {%- set run = ti.xcom_pull(task_ids="resolve_month") -%}
+{%- set staged_rows = ti.xcom_pull(task_ids="load_staging")["staged_rows"] -%}
+{%- set after = (run.year + 1, 1) if run.month == 12 else (run.year, run.month + 1) -%}
+{%- set prefix = taxi.postgres_hash_columns[:taxi.postgres_hash_columns.index(taxi.pickup_column)] -%}
 -- Merges into one table take turns (readers are not blocked): two runs of the same month, or
 -- two months sharing a trip, must not both see an id as missing and both insert it.
 LOCK TABLE public.{{ taxi.table }} IN SHARE ROW EXCLUSIVE MODE;
 
+-- Room for a whole month's ids in the re-load's hash anti-join (a yellow month: ~7M), this transaction only.
+SET LOCAL work_mem = '256MB';
+
+DO $merge$
+DECLARE
+    main constant regclass := 'public.{{ taxi.table }}';
+    staged constant regclass := '{{ run.staging_table }}';
+    file constant text := '{{ run.filename }}';
+    partition_name constant text := '{{ taxi.table }}_{{ "%04d_%02d" % (run.year, run.month) }}';
+    month_first constant timestamp := '{{ "%04d-%02d-01" % (run.year, run.month) }}';
+    month_after constant timestamp := '{{ "%04d-%02d-01" % after }}';
+    -- in_month(<prefix columns>, <pickup>, first, after), see create_tables.sql
+    in_month constant text := '{{ m.in_month_function(taxi, staging_schema) }}({{ (prefix | list + [taxi.pickup_column]) | join(", ") }}, %L, %L)';
+    own regclass := {{ m.file_partition("public." ~ taxi.table, "'" ~ run.filename ~ "'") }};
+    attach boolean;
+    pending regclass := staged;  -- the staged rows still to be placed
+    left_over bigint;
+    out_pickups timestamp[];     -- pickups of pending rest rows (outside this month)
+    irregular boolean;           -- a pending row whose id text does not fix its pickup
+    existing text := '';         -- query: ids in the table that pending rows may share
+    part record;
+    found boolean;
+    removed bigint := 0;
+BEGIN
+    PERFORM set_config('ny_taxi.attached_rows', '0', true);
+    attach := own IS NULL
+        AND (SELECT relpersistence = 'p' FROM pg_class WHERE oid = staged)
+        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = main AND NOT tgisinternal);
+
+    -- 1. The file was loaded before: compare with its own partition (parallel hash anti-join).
+    IF own IS NOT NULL THEN
+        EXECUTE format('SELECT count(*) FROM %s AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS t WHERE t.unique_row_id = s.unique_row_id)', staged, own)
+            INTO left_over;
+        IF left_over = 0 THEN  -- a re-load: every row is there already
+            EXECUTE format('CREATE TEMP VIEW ny_taxi_new_rows AS SELECT * FROM %s WHERE false', main);
+            RETURN;
+        END IF;
+        EXECUTE format('CREATE TEMP TABLE ny_taxi_pending ON COMMIT DROP AS SELECT s.* FROM %s AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS t WHERE t.unique_row_id = s.unique_row_id)', staged, own);
+        pending := 'pg_temp.ny_taxi_pending'::regclass;
+    END IF;
+
+    -- 2. What pending rows could match elsewhere. Rest rows come from the partial indexes, whatever
+    --    the planner guesses for freshly attached partitions without statistics (for the rest of
+    --    this transaction: a month's own scans are seq scans anyway, there being no other way).
+    PERFORM set_config('enable_seqscan', 'off', true);
+    EXECUTE format('SELECT array_agg(DISTINCT {{ taxi.pickup_column }}) FILTER (WHERE {{ taxi.pickup_column }} IS NOT NULL), coalesce(bool_or(%s IS NOT TRUE), false) FROM %s WHERE %s IS NOT TRUE',
+                   format(in_month, '1000-01-01', '10000-01-01'), pending, format(in_month, month_first, month_after))
+        INTO out_pickups, irregular;
+    FOR part IN
+        SELECT c.oid::regclass AS rel,
+               (substring(pg_get_expr(c.relpartbound, c.oid) from '^FOR VALUES IN \(''{{ taxi.table }}_([0-9]{4}-[0-9]{2})\.csv''\)$') || '-01')::timestamp AS first
+        FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+        WHERE i.inhparent = main AND c.oid IS DISTINCT FROM own
+    LOOP
+        IF irregular OR part.first IS NULL THEN  -- all its rows
+            existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s', part.rel);
+            CONTINUE;
+        END IF;
+        existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s WHERE %s IS NOT TRUE',
+                                       part.rel, format(in_month, part.first, part.first + interval '1 month'));
+        IF EXISTS (SELECT 1 FROM unnest(out_pickups) AS p WHERE p >= part.first AND p < part.first + interval '1 month') THEN
+            existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s WHERE {{ taxi.pickup_column }} = ANY ($1)', part.rel);
+        END IF;
+    END LOOP;
+    existing := coalesce(nullif(substr(existing, 12), ''), 'SELECT NULL::text AS unique_row_id WHERE false');
+
+    -- 3. Place the rows: attach the staging table as the month's partition, or leave the rows to
+    --    insert in a view for the INSERT below (a statement of its own, so it shows in pg_stat_activity).
+    IF attach THEN
+        -- Usually nothing to remove: look before scanning the month, and count in parallel first.
+        EXECUTE format('SELECT EXISTS (%s)', existing) INTO found USING out_pickups;
+        IF found THEN
+            EXECUTE format('SELECT count(*) FROM %s AS s WHERE s.unique_row_id IN (%s)', staged, existing)
+                INTO removed USING out_pickups;
+        END IF;
+        IF removed > 0 THEN
+            EXECUTE format('DELETE FROM %s AS s WHERE s.unique_row_id IN (%s)', staged, existing) USING out_pickups;
+        END IF;
+        EXECUTE format('ALTER TABLE %s SET SCHEMA public', staged);
+        EXECUTE format('ALTER INDEX public.%I RENAME TO %I', split_part('{{ run.staging_table }}', '.', 2) || '_rest', partition_name || '_rest');
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', staged, partition_name);
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%L)', main, staged, file);
+        PERFORM set_config('ny_taxi.attached_rows', ({{ staged_rows }} - removed)::text, true);
+        EXECUTE format('CREATE TEMP VIEW ny_taxi_new_rows AS SELECT * FROM %s WHERE false', main);
+        RETURN;
+    END IF;
+    IF own IS NULL THEN  -- an empty partition to insert into (CREATE ... PARTITION OF would lock out readers)
+        EXECUTE format('CREATE TABLE public.%I (LIKE %s, CHECK (filename IS NOT NULL AND filename = %L))', partition_name, main, file);
+        EXECUTE format('CREATE INDEX %I ON public.%I (unique_row_id) WHERE %s IS NOT TRUE',
+                       partition_name || '_rest', partition_name, format(in_month, month_first, month_after));
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION public.%I FOR VALUES IN (%L)', main, partition_name, file);
+    END IF;
+    EXECUTE format('CREATE TEMP VIEW ny_taxi_new_rows AS SELECT unique_row_id, filename, {{ m.column_list(taxi) }} FROM %s AS s '
+                   'WHERE NOT EXISTS (SELECT 1 FROM (%s) AS e WHERE e.unique_row_id = s.unique_row_id)',
+                   pending, replace(existing, '$1', quote_literal(coalesce(out_pickups, '{}')) || '::timestamp[]'));
+END
+$merge$;
+
 WITH staged AS (
-    SELECT
-        {{ m.unique_row_id(taxi, "s.") }} AS unique_row_id,
-        {{ m.column_list(taxi, "s.") }}
-    FROM {{ run.staging_table }} AS s
+    SELECT * FROM pg_temp.ny_taxi_new_rows
 ),
 inserted AS (
     INSERT INTO public.{{ taxi.table }} (unique_row_id, filename, {{ m.column_list(taxi) }})
-    SELECT staged.unique_row_id, '{{ run.filename }}', {{ m.column_list(taxi, "staged.") }}
-    FROM staged
-    WHERE NOT EXISTS (
-        SELECT 1 FROM public.{{ taxi.table }} AS t WHERE t.unique_row_id = staged.unique_row_id
-    )
+    SELECT unique_row_id, filename, {{ m.column_list(taxi) }} FROM staged
     RETURNING 1
 )
-SELECT count(*) AS inserted_rows FROM inserted;
+SELECT set_config('ny_taxi.inserted_rows', (current_setting('ny_taxi.attached_rows')::bigint + count(*))::text, true)
+FROM inserted;
+
+DROP VIEW pg_temp.ny_taxi_new_rows;
+
+SELECT current_setting('ny_taxi.inserted_rows')::bigint AS inserted_rows;
