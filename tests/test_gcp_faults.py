@@ -128,10 +128,8 @@ def _rewrite(month_file: fake_tlc.MonthFile, edit) -> list[str]:
 def test_load_job_failure_leaves_main_table_and_no_monthly_table(target, bq, gcs, server, capfd):
     """The header is right, so the upload passes; the load job rejects the value on line 201.
 
-    Known gap (xfail at the end while it lasts): drop_monthly_table is the teardown of
-    load_monthly_table, and Airflow skips a teardown whose setup failed. bqemulator's failed load
-    leaves the (empty) monthly table it created; a real BigQuery load job is atomic and would not,
-    but a load task failing after its job succeeded would leave a full one behind.
+    bqemulator's failed load leaves the (empty) monthly table it created (a real BigQuery load job
+    is atomic); drop_monthly_table is the teardown of the *upload*, so it runs and drops it.
     """
     preload(server, bq, target, (2020, 3))
     before = fingerprint(bq, target)
@@ -156,18 +154,14 @@ def test_load_job_failure_leaves_main_table_and_no_monthly_table(target, bq, gcs
     out = capfd.readouterr().out
     assert 'Error when converting column "fare_amount". Could not convert string "12abc" to \'DECIMAL\'' in out
     assert fingerprint(bq, target) == before
-    left_behind = table_ids(bq, target) - {"green_tripdata"}
-    teardown = task["drop_monthly_table"]
+    assert table_ids(bq, target) == {"green_tripdata"}  # the teardown ran and dropped the monthly table
+    assert task["drop_monthly_table"] == "success", task
 
     month_file.path.write_bytes(good)
     rerun = run_gcp_month("green", 2020, 5)
     assert str(rerun.state) == "success", states(rerun)
     assert counts(bq, target) == {GREEN.filename(2020, 3): ROWS, GREEN.filename(2020, 5): ROWS}
     assert table_ids(bq, target) == {"green_tripdata"}  # the re-run's teardown dropped it
-
-    if left_behind:
-        assert left_behind == {"green_tripdata_2020_05"} and teardown == "upstream_failed", (left_behind, teardown)
-        pytest.xfail("the failed run left green_tripdata_2020_05: its teardown is skipped when the load fails")
 
 
 def test_merge_failure_leaves_main_table_unchanged_and_rerun_succeeds(target, bq, gcs, server, capfd):

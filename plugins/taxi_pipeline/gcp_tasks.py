@@ -196,4 +196,6 @@ def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool, file_format: st
     uploaded = upload_to_gcs(run_info)
     partitions = find_partitions(run_info, uploaded)
     run_info >> ensure_table >> uploaded >> load_monthly >> partitions >> merge
-    merge >> drop_monthly.as_teardown(setups=load_monthly)
+    # The upload is the setup: once it succeeded, the load job may have created the monthly table
+    # (even if the task then failed), so the teardown must run whatever happens after it.
+    merge >> drop_monthly.as_teardown(setups=uploaded)
