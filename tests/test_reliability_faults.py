@@ -39,6 +39,9 @@ ROWS = 300
 PRELOADED = (2019, 1)  # loaded once for the module; every failing case must leave it as it is
 BAD_MONTH = (2019, 6)  # rewritten by each bad-file case
 BAD_LINE = 201  # the file line (header = line 1) the row-level cases break
+# A hang inside a dag.test() task is not interrupted by pytest-timeout's default SIGALRM method
+# (checked); the thread method dumps the stacks and ends the session instead of blocking CI.
+HANG_LIMIT = pytest.mark.timeout(120, method="thread")
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +130,7 @@ def test_transient_http_faults_are_retried_and_the_month_loads_once(
     assert staging_tables(db) == []
 
 
-@pytest.mark.timeout(60)
+@HANG_LIMIT
 def test_stalled_server_hits_the_read_timeout_and_the_retry_loads_the_month(db, clean_server, monkeypatch, capfd):
     """The server sends half the file, then goes silent for 10 s; a 1 s read timeout ends the attempt."""
     retry_env(monkeypatch)
@@ -266,7 +269,7 @@ def html_page(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     )
 
 
-@pytest.mark.timeout(60)
+@HANG_LIMIT
 @pytest.mark.parametrize(
     "break_file",
     [
@@ -305,7 +308,7 @@ def test_bad_file_fails_at_once_naming_file_line_and_column(db, clean_server, mo
     assert staging_tables(db) == []
 
 
-@pytest.mark.timeout(120)
+@HANG_LIMIT
 def test_bad_value_deep_in_a_larger_file_is_reported_at_the_files_own_line(db, clean_server, capfd):
     """12,000 rows arrive over HTTP in many pieces (and, with several COPY streams, are dealt out
     between connections): the line named is still the file's, not a piece's or a stream's."""
