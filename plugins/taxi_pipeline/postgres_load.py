@@ -1,9 +1,10 @@
 """Load: stream one month from the source into this run's Postgres staging table with COPY.
 
-The staging table is shaped like a partition of the main table: COPY computes each row's
-``unique_row_id`` as it writes the row (a generated column), so a first load writes every row
-exactly once and the merge can attach the table as the month's partition (merge.sql). The main
-table is not touched here.
+The staging table is shaped like a partition of the main table. On a month's first load, COPY
+computes each row's ``unique_row_id`` as it writes the row (a generated column), so every row is
+written exactly once and the merge can attach the table as the month's partition (merge.sql). When
+the month already has a partition, the table is UNLOGGED and id-less: the merge only compares it
+with that partition, hashing in parallel. The main table is not touched here.
 
 Several COPY streams run at once (``NY_TAXI_COPY_STREAMS``, default 2): the CSV is cut at record
 boundaries and dealt out to one connection per stream, so parsing and hashing -- the server's
@@ -41,7 +42,7 @@ class StagedMonth:
     rows: int
     compressed_bytes: int
     seconds: float
-    reload: bool = False  # the month already had a partition: staged UNLOGGED, for comparison only
+    reload: bool = False  # the month already had a partition: staged UNLOGGED without ids, to compare
 
 
 def copy_streams_from_env() -> int:
@@ -199,7 +200,7 @@ def load_month(
         with conn.cursor() as cursor:
             reload = bool(cursor.execute(render("postgres/file_partition.sql", **context)).fetchone()[0])
             with open_month_csv(url, spec, month) as stream:
-                cursor.execute(render("postgres/create_staging.sql", unlogged=reload, **context))
+                cursor.execute(render("postgres/create_staging.sql", reload=reload, **context))
                 created = True
                 if streams > 1:  # the other connections must see the table
                     conn.commit()
@@ -224,7 +225,7 @@ def load_month(
                 rows = sum(c.rows for c in copies)
             for other in extra:
                 other.commit()
-            cursor.execute(render("postgres/finish_staging.sql", rest_index=not reload, **context))
+            cursor.execute(render("postgres/finish_staging.sql", reload=reload, **context))
         conn.commit()
     except BaseException:
         for c in [conn, *extra]:

@@ -10,13 +10,33 @@
 {%- endfor -%}
 {%- endmacro -%}
 
-{#- The course's unique_row_id, byte for byte: md5 over the text casts of the hashed columns. -#}
-{%- macro unique_row_id(taxi, prefix="") -%}
+{#- The course's unique_row_id, byte for byte: md5 over the text casts of the hashed columns.
+    ``timestamp_text``: a function to turn timestamps into that text (create_tables.sql's IMMUTABLE
+    one, for the generated column); by default the plain cast. -#}
+{%- macro unique_row_id(taxi, prefix="", timestamp_text=None) -%}
 md5(
 {%- for name in taxi.postgres_hash_columns %}
+{%- if timestamp_text and taxi.column(name).postgres_type == "timestamp" %}
+        COALESCE(CAST({{ timestamp_text }}({{ prefix }}{{ name }}) AS text), ''){{ " ||" if not loop.last }}
+{%- else %}
         COALESCE(CAST({{ prefix }}{{ name }} AS text), ''){{ " ||" if not loop.last }}
+{%- endif %}
 {%- endfor %}
     )
+{%- endmacro -%}
+
+{#- True when staged row ``s`` and table row ``t`` have equal hashed columns, hence equal ids (for
+    rows whose stored id is the md5 of their own columns, as every row this pipeline writes): the
+    text casts of equal values are equal, except 0 and -0 (same double, texts '0' and '-0'), so zero
+    doubles compare their bits. NULLs never match here; such rows are compared by id instead. -#}
+{%- macro same_hashed_columns(taxi, s="s.", t="t.") -%}
+{%- for name in taxi.postgres_hash_columns %}
+{%- set kind = taxi.column(name).postgres_type %}
+{%- if kind == "text" %}COALESCE({{ t }}{{ name }}, '') = COALESCE({{ s }}{{ name }}, '')
+{%- elif kind == "double precision" %}{{ t }}{{ name }} = {{ s }}{{ name }} AND ({{ s }}{{ name }} <> 0 OR float8send({{ s }}{{ name }}) = float8send({{ t }}{{ name }}))
+{%- else %}{{ t }}{{ name }} = {{ s }}{{ name }}
+{%- endif %}{{ " AND " if not loop.last }}
+{%- endfor %}
 {%- endmacro -%}
 
 {%- macro hash_column_list(taxi) -%}

@@ -28,17 +28,31 @@ END
 $check$;
 
 -- The course's id for a staged row, as a generated column computes it during COPY (so rows are
--- written once, id included). Declared IMMUTABLE because generated columns require it, though its
--- timestamp casts follow DateStyle: it is only used while a load's COPY runs, in that session,
--- after which the column becomes a plain column (postgres_load.py: DROP EXPRESSION).
+-- written once, id included). Generated columns need IMMUTABLE functions, and casting a timestamp
+-- to text is only STABLE (it follows DateStyle), so the cast goes through timestamp_text: for a
+-- superuser, Postgres's own timestamp_out under an IMMUTABLE label (the id function then inlines
+-- to plain built-ins); otherwise a PL/pgSQL wrapper (slower per row). Either is only used while a
+-- load's COPY runs, in that session; the column then becomes a plain one (finish_staging.sql).
+DO $timestamp_text$
+BEGIN
+    IF to_regprocedure('{{ staging_schema }}.timestamp_text(timestamp)') IS NOT NULL THEN
+        RETURN;
+    ELSIF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        CREATE FUNCTION {{ staging_schema }}.timestamp_text(timestamp) RETURNS cstring
+            LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE AS 'timestamp_out';
+    ELSE
+        CREATE FUNCTION {{ staging_schema }}.timestamp_text(ts timestamp) RETURNS text
+            LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$ BEGIN RETURN CAST(ts AS text); END $fn$;
+    END IF;
+END
+$timestamp_text$;
+
 CREATE OR REPLACE FUNCTION {{ m.row_id_function(taxi, staging_schema) }}(
 {%- for name in taxi.postgres_hash_columns %}
     {{ name }} {{ taxi.column(name).postgres_type }}{{ "," if not loop.last }}
 {%- endfor %}
-) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
-BEGIN
-    RETURN {{ m.unique_row_id(taxi) }};
-END
+) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT {{ m.unique_row_id(taxi, timestamp_text=staging_schema ~ ".timestamp_text") }}
 $fn$;
 
 -- A month's "own" rows: pickup in [first, after), whole seconds, and a VendorID that is empty or one
