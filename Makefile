@@ -74,3 +74,11 @@ run-airflow: venv
 
 airflow-status:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py status
+
+# ---- benchmarks (benchmarks/run.py; not part of `make test`) ----
+# Starts its own Postgres, runs the cases, writes benchmarks/RESULTS.md and results.png. ROWS= size
+# of the generated month, DATA=<mirror dir> real files instead; more knobs in benchmarks/run.py.
+.PHONY: bench
+bench: venv
+	ROWS="$(ROWS)" DATA="$(if $(DATA),$(abspath $(DATA)))" REPS="$(REPS)" CASES="$(CASES)" \
+	GROWTH_ROWS="$(GROWTH_ROWS)" MEMORY_ROWS="$(MEMORY_ROWS)" $(PY) benchmarks/run.py

@@ -1,0 +1,195 @@
+"""The benchmark's cases. Each returns plain data (seconds, bytes, counts) for report.py.
+
+1. main: first load and re-load of the same months by the floor, our path (default streams and one
+   stream) and the course's SQL, side by side, repeated; the paths take turns in a rotating order.
+2. growth: one month into an empty table and into one already holding >= 10M rows.
+3. memory: peak RSS of the process that runs our load, on a big generated month.
+4. parse: DagBag fill of dags/ against a folder with one empty airflow.sdk DAG.
+5. backfill: see backfill.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
+from benchmarks.data import MonthFile, generated, month_range
+from benchmarks.load_paths import Floor, Kestra, Ours
+from taxi_pipeline.months import Month
+
+
+@dataclass
+class PhaseResult:
+    """Seconds per repetition for each path, summed over the months."""
+
+    samples: dict[str, Samples] = field(default_factory=dict)
+
+    def add(self, path: str, seconds: float) -> None:
+        self.samples.setdefault(path, Samples()).add(seconds)
+
+
+def _warm_up(server: BenchPostgres) -> None:
+    """Import and connect once (Airflow's hook machinery costs seconds the first time only)."""
+    [tiny] = generated("green", [Month(2021, 7)], 1_000, root=WORK / "data-warmup")
+    for path in (Ours(server, "warmup"), Kestra(server, "warmup_kestra"), Floor(server, "warmup_floor")):
+        path.reset()
+        path.prepare(tiny)
+        path.load(tiny)
+
+
+def main_case(server: BenchPostgres, months: list[MonthFile], reps: int) -> dict:
+    """Case 1. Every repetition starts from empty tables, loads the months in order (first load),
+    then loads them all again (re-load); a checkpoint precedes every timed load."""
+    paths = [Floor(server, "b_floor"), Ours(server, "b_ours"), Ours(server, "b_ours_1", streams=1),
+             Kestra(server, "b_kestra")]
+    _warm_up(server)
+    first, reload, rows = PhaseResult(), PhaseResult(), {}
+    for rep in range(reps):
+        for path in paths:
+            path.reset()
+        for phase, result in (("first load", first), ("re-load", reload)):
+            totals = dict.fromkeys((p.name for p in paths), 0.0)
+            for month in months:
+                for path in rotated(paths, rep):
+                    path.prepare(month)
+                    server.checkpoint()
+                    seconds, loaded = timed(lambda: path.load(month))
+                    totals[path.name] += seconds
+                    expected = loaded.rows if phase == "first load" or isinstance(path, Floor) else 0
+                    if loaded.inserted != expected:
+                        raise AssertionError(f"{path.name} {phase} {month.label}: inserted {loaded.inserted:,}, expected {expected:,}")
+                    rows[month.label] = loaded.rows
+            for name, seconds in totals.items():
+                result.add(name, seconds)
+            say(f"rep {rep + 1}/{reps} {phase}: " + ", ".join(f"{n} {s:.2f} s" for n, s in totals.items()))
+    same = _same_rows(server, ["b_ours", "b_ours_1", "b_kestra"], months)
+    return {"first": first, "reload": reload, "rows": rows, "same_rows": same, "paths": [p.name for p in paths]}
+
+
+def _same_rows(server: BenchPostgres, databases: list[str], months: list[MonthFile]) -> bool:
+    """Whether the databases hold the same (unique_row_id, filename) multiset: the same semantics."""
+    digests = set()
+    for database in databases:
+        parts = []
+        for taxi in sorted({m.spec.taxi for m in months}):
+            parts.append(server.scalar(database, f"""
+                SELECT count(*) || ':' || md5(string_agg(unique_row_id || filename, ',' ORDER BY unique_row_id, filename))
+                FROM public.{taxi}_tripdata"""))
+        digests.add(tuple(parts))
+    return len(digests) == 1
+
+
+def growth_case(server: BenchPostgres, month: MonthFile, big_rows: int, reps: int, kestra_reps: int) -> dict:
+    """Case 2. The month into an empty table vs into one holding ``big_rows`` rows, loaded as real
+    months (generated files, our load path), among them the month's neighbour: the partition our
+    merge scans for the staged rows picked up in the next month."""
+    per_month = 1_000_000
+    count = -(-big_rows // per_month)
+    others = generated(month.spec.taxi, month_range(month.month.next(), count), per_month)
+    empty, big = Ours(server, "g_empty"), Ours(server, "g_big")
+    empty.reset()
+    big.reset()
+    say(f"growth: filling a table with {count * per_month:,} rows ({count} months of {per_month:,})")
+    for other in others:
+        big.load(other)
+    with server.connect("g_big") as conn:
+        conn.execute("VACUUM ANALYZE")
+        held = conn.execute(f"SELECT count(*) FROM public.{month.spec.table}").fetchone()[0]
+    result = PhaseResult()
+    for rep in range(reps):
+        for name, path in rotated([("ours, empty table", empty), (f"ours, {held / 1e6:.0f}M-row table", big)], rep):
+            path.remove(month)
+            server.checkpoint()
+            seconds, _ = timed(lambda: path.load(month))
+            result.add(name, seconds)
+        say(f"growth rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
+    if kestra_reps:
+        _kestra_growth(server, month, held, kestra_reps, result)
+    return {"samples": result.samples, "held": held, "month_rows": server.scalar(
+        "g_empty", f"SELECT count(*) FROM public.{month.spec.table}")}
+
+
+def _kestra_growth(server: BenchPostgres, month: MonthFile, held: int, reps: int, result: PhaseResult) -> None:
+    """The course's SQL the same way: its main table filled with the same rows (copied over)."""
+    empty, big = Kestra(server, "gk_empty"), Kestra(server, "gk_big")
+    empty.reset()
+    big.reset()
+    big.load(month)  # creates the course's tables
+    big.remove(month)
+    say(f"growth: copying the {held:,} rows into the course's table")
+    with server.connect("g_big") as source, server.connect("gk_big") as target:
+        with source.cursor().copy(f"COPY (SELECT * FROM public.{month.spec.table}) TO STDOUT (FORMAT binary)") as out, \
+                target.cursor().copy(f"COPY public.{month.spec.table} FROM STDIN (FORMAT binary)") as into:
+            for data in out:
+                into.write(data)
+        target.execute("VACUUM ANALYZE")
+    for rep in range(reps):
+        for name, path in rotated([("course (Kestra SQL), empty table", empty),
+                                   (f"course (Kestra SQL), {held / 1e6:.0f}M-row table", big)], rep):
+            path.remove(month) if path is big else path.reset()
+            server.checkpoint()
+            seconds, _ = timed(lambda: path.load(month))
+            result.add(name, seconds)
+        say(f"growth (course) rep {rep + 1}/{reps} done")
+
+
+def memory_case(server: BenchPostgres, months: list[MonthFile]) -> list[dict]:
+    """Case 3. Each month is loaded (ensure + load_staging + hash_merge + drop) by a fresh process
+    that imports what an Airflow task process imports; it reports its own peak RSS (VmHWM)."""
+    out = []
+    for month in months:
+        database = f"m_{month.spec.taxi}_{len(out)}"
+        server.recreate(database)
+        done = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "memory_child.py"), str(server.port), database, str(month.root),
+             month.spec.taxi, str(month.month)],
+            capture_output=True, text=True, timeout=3600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"memory child failed:\n{done.stdout}\n{done.stderr}")
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        say(f"memory {month.label}: {report['rows']:,} rows, peak RSS {report['peak_kb'] / 1024:.0f} MB "
+            f"(after imports {report['baseline_kb'] / 1024:.0f} MB)")
+        out.append(report)
+    return out
+
+
+_EMPTY_DAG = '''"""An empty DAG: the parse-time baseline."""
+from airflow.sdk import DAG
+
+with DAG(dag_id="empty", schedule=None):
+    pass
+'''
+
+
+def parse_case(reps: int) -> dict:
+    """Case 4. Fresh processes take turns filling a DagBag from dags/, from a folder holding only the
+    Postgres DAG file, and from a folder with one empty DAG; the difference of the medians is what the
+    bundle (and the Postgres DAGs alone) add at parse time."""
+    empty_dir = Path(tempfile.mkdtemp(prefix="bench-empty-dag-"))
+    (empty_dir / "empty_dag.py").write_text(_EMPTY_DAG)
+    postgres_dir = Path(tempfile.mkdtemp(prefix="bench-postgres-dag-"))
+    (postgres_dir / "postgres_taxi.py").write_text((ROOT / "dags" / "postgres_taxi.py").read_text())
+    folders = [("bundle", ROOT / "dags"), ("postgres", postgres_dir), ("empty", empty_dir)]
+    samples = {name: Samples() for name, _ in folders}
+    details = {}
+    for rep in range(reps):
+        for name, folder in rotated(folders, rep):
+            done = subprocess.run([sys.executable, str(BENCH_DIR / "parse_child.py"), str(folder)],
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(f"parse child failed:\n{done.stdout}\n{done.stderr}")
+            report = json.loads(done.stdout.strip().splitlines()[-1])
+            samples[name].add(report["fill_seconds"])
+            details[name] = report
+    baseline = set(details["empty"]["google_imported"])  # the providers manager's own, at import
+    for name in details:
+        details[name]["google_imported"] = sorted(set(details[name]["google_imported"]) - baseline)
+    say("parse: " + ", ".join(f"{n} {s.median:.2f} s" for n, s in samples.items()))
+    files = sorted(p.name for p in (ROOT / "dags").glob("*.py"))
+    return {"samples": samples, "details": details, "dag_files": files}

@@ -1,0 +1,76 @@
+"""The monthly files a benchmark loads: generated ones shaped like the releases, or a real mirror.
+
+Generated files come from tests/support/fake_tlc.py (CRLF, blank vendor groups, outliers in other
+months, in-file duplicates) and are cached under benchmarks/.work/data: the generator is
+deterministic, so a file is only rewritten when its row count is not the one asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.common import WORK, say
+from taxi_pipeline.months import Month
+from taxi_pipeline.specs import SPECS, TaxiSpec
+
+GENERATED = WORK / "data"
+_MIRROR_NAME = re.compile(r"^(?P<taxi>green|yellow)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.csv\.gz$")
+
+
+@dataclass(frozen=True)
+class MonthFile:
+    spec: TaxiSpec
+    month: Month
+    path: Path
+    root: Path  # the release-layout directory the path is in: the DAG's source base
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.taxi} {self.month}"
+
+    @property
+    def filename(self) -> str:
+        return self.spec.filename(self.month.year, self.month.month)
+
+
+def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root: Path = GENERATED) -> list[MonthFile]:
+    """``rows`` rows per month; written once, then reused."""
+    from tests.support import fake_tlc
+
+    spec = SPECS[taxi]
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    out = []
+    for month in months:
+        path = fake_tlc.release_path(root, taxi, month.year, month.month)
+        key = path.relative_to(root).as_posix()
+        if manifest.get(key) != {"rows": rows, "seed": seed} or not path.exists():
+            say(f"generating {key} ({rows:,} rows)")
+            fake_tlc.write_month(root, spec, month.year, month.month, rows, seed=seed)
+            manifest[key] = {"rows": rows, "seed": seed}
+            manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        out.append(MonthFile(spec, month, path, root))
+    return out
+
+
+def mirror(root: Path) -> list[MonthFile]:
+    """Every ``<root>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``, in (taxi, month) order."""
+    root = root.resolve()
+    found = []
+    for path in sorted(root.glob("*/*_tripdata_*.csv.gz")):
+        match = _MIRROR_NAME.match(path.name)
+        if match and path.parent.name == match["taxi"]:
+            found.append(MonthFile(SPECS[match["taxi"]], Month(int(match["year"]), int(match["month"])), path, root))
+    if not found:
+        raise SystemExit(f"DATA={root}: no <taxi>/<taxi>_tripdata_YYYY-MM.csv.gz files there")
+    return found
+
+
+def month_range(first: Month, count: int) -> list[Month]:
+    months = [first]
+    while len(months) < count:
+        months.append(months[-1].next())
+    return months

@@ -1,0 +1,139 @@
+"""`make bench`: start a Postgres of its own, run the cases, write RESULTS.md, results.png, results.json.
+
+Settings (``make bench VAR=...`` or the environment):
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ``ROWS`` | 1000000 | rows of the generated month of cases 1-2 (green 2019-01) |
+| ``DATA`` | (generated) | a mirror ``<dir>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``: case 1 loads every file there |
+| ``REPS`` | 5 | repetitions of cases 1, 2 and 4 |
+| ``GROWTH_ROWS`` | 10000000 | rows already in the table of case 2 (generated months of 1M rows) |
+| ``GROWTH_COURSE_REPS`` | 2 | repetitions of the course's SQL in case 2 (each a full-table MERGE); 0 skips it |
+| ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
+| ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
+| ``CASES`` | main,growth,memory,parse,backfill | which cases run |
+| ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import cases, report  # noqa: E402
+from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port, say  # noqa: E402
+from benchmarks.data import generated, mirror  # noqa: E402
+from taxi_pipeline.months import Month  # noqa: E402
+
+ALL_CASES = ("main", "growth", "memory", "parse", "backfill")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SystemExit(f"{name}: expected a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def _machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    import airflow
+    import psycopg
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": mem_kb / 2**20,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "airflow": airflow.__version__, "psycopg": psycopg.__version__, "load_before": os.getloadavg()[0]}
+
+
+def _json_default(value):
+    if isinstance(value, Samples):
+        return value.values
+    if isinstance(value, cases.PhaseResult):
+        return value.samples
+    raise TypeError(type(value))
+
+
+def main() -> int:
+    rows, reps = _int("ROWS", 1_000_000), _int("REPS", 5)
+    selected = [c.strip() for c in os.environ.get("CASES", ",".join(ALL_CASES)).split(",") if c.strip()]
+    unknown = set(selected) - set(ALL_CASES)
+    if unknown:
+        raise SystemExit(f"CASES: unknown {sorted(unknown)}; choose from {', '.join(ALL_CASES)}")
+    out_dir = Path(os.environ.get("OUT") or BENCH_DIR).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = os.environ.get("DATA", "").strip()
+    started = time.monotonic()
+    info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
+                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH_ROWS", "MEMORY_ROWS")
+                                              if os.environ.get(k))}
+    server = BenchPostgres(WORK / "pg", free_port())
+    say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
+    server.start()
+    results: dict = {}
+    try:
+        info["postgres"] = server.scalar("postgres", "SHOW server_version")
+        default_month = generated("green", [Month(2019, 1)], rows)
+        months = mirror(Path(data)) if data else default_month
+        results["data_note"] = (
+            f"Real files from `DATA={data}`: {len(months)} months ({', '.join(m.label for m in months)})."
+            if data else f"One generated month (green 2019-01, {rows:,} rows, tests/support/fake_tlc.py: shaped "
+                         "like the releases).")
+        if "main" in selected:
+            say("case 1: first load and re-load")
+            main_result = cases.main_case(server, months, reps)
+            from taxi_pipeline.postgres_load import copy_streams_from_env
+
+            main_result["streams"] = copy_streams_from_env()
+            main_result["rows_total"] = sum(main_result["rows"].values())
+            results["main"] = main_result
+        if "growth" in selected:
+            say("case 2: growth")
+            results["growth"] = cases.growth_case(server, default_month[0], _int("GROWTH_ROWS", 10_000_000), reps,
+                                                  _int("GROWTH_COURSE_REPS", 2))
+        if "memory" in selected:
+            say("case 3: memory")
+            big = generated("yellow", [Month(2019, 1)], _int("MEMORY_ROWS", 7_000_000))
+            results["memory"] = cases.memory_case(server, default_month + big)
+        if "parse" in selected:
+            say("case 4: parse time")
+            results["parse"] = cases.parse_case(reps)
+        if "backfill" in selected:
+            from benchmarks import backfill
+
+            why_not = backfill.available()
+            if why_not:
+                results["backfill_pending"] = why_not
+            else:
+                say("case 5: backfill through the scheduler")
+                try:
+                    results["backfill"] = backfill.backfill_case(
+                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2])
+                except Exception as exc:  # the rest of the run still counts
+                    say(f"backfill failed: {exc!r}")
+                    results["backfill_pending"] = f"the local Airflow did not complete the backfill here: {exc!r}"
+    finally:
+        server.stop()
+    info.update(load_after=os.getloadavg()[0], ended=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                minutes=(time.monotonic() - started) / 60)
+    results["info"] = info
+    report.write(results, out_dir)
+    (out_dir / "results.json").write_text(json.dumps(results, default=_json_default, indent=1, sort_keys=True))
+    say(f"wrote {out_dir / 'RESULTS.md'} and results.png in {info['minutes']:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+{#- The course's {taxi}_truncate_staging_table. -#}
+TRUNCATE TABLE {{ staging }};
