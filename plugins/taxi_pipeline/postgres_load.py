@@ -185,7 +185,7 @@ def load_month(
 
     streams = streams or copy_streams_from_env()
     filename = spec.filename(month.year, month.month)
-    after = Month(month.year + 1, 1) if month.month == 12 else Month(month.year, month.month + 1)
+    after = month.next()
     run = {
         "staging_table": staging_table,
         "filename": filename,

@@ -43,10 +43,10 @@ DECLARE
     partition_name constant text := '{{ taxi.table }}_{{ "%04d_%02d" % (run.year, run.month) }}';
     month_first constant timestamp := '{{ "%04d-%02d-01" % (run.year, run.month) }}';
     month_after constant timestamp := '{{ "%04d-%02d-01" % after }}';
-    -- in_month(<prefix columns>, <pickup>, first, after), see create_tables.sql
     -- a staged row's id: computed by the COPY on a first load; on a re-load here, for the few rows that need it
     id constant text := $id$COALESCE(s.unique_row_id, {{ m.unique_row_id(taxi, "s.") | replace("\n", " ") }})$id$;
     same constant text := $same${{ m.same_hashed_columns(taxi) }}$same$;
+    -- in_month(<prefix columns>, <pickup>, first, after), see create_tables.sql
     in_month constant text := '{{ m.in_month_function(taxi, staging_schema) }}({{ (prefix | list + [taxi.pickup_column]) | join(", ") }}, %L, %L)';
     own regclass := {{ m.file_partition("public." ~ taxi.table, "'" ~ run.filename ~ "'") }};
     attach boolean;
@@ -54,10 +54,15 @@ DECLARE
     left_over bigint;
     out_pickups timestamp[];     -- pickups of pending rest rows (outside this month)
     irregular boolean;           -- a pending row whose id text does not fix its pickup
-    existing text := '';         -- query: ids in the table that pending rows may share
+    existing text := '';         -- query: (ids in the table that pending rows may share, bulk: whether
+                                 -- a pending row picked up in this month may be among them)
+    own_month text;              -- "a row of this month" (in_month for this file)
+    regular text;                -- "an id text that fixes the pickup" (in_month over all 4-digit years)
     part record;
-    found boolean;
+    for_rest text[];             -- ids that the staged rest rows may share
+    for_bulk text[];             -- ... and the staged rows of the month itself
     removed bigint := 0;
+    n bigint;
 BEGIN
     PERFORM set_config('ny_taxi.attached_rows', '0', true);
     attach := own IS NULL
@@ -81,8 +86,10 @@ BEGIN
     --    the planner guesses for freshly attached partitions without statistics (for the rest of
     --    this transaction: a month's own scans are seq scans anyway, there being no other way).
     PERFORM set_config('enable_seqscan', 'off', true);
+    own_month := format(in_month, month_first, month_after);
+    regular := format(in_month, '1000-01-01', '10000-01-01');
     EXECUTE format('SELECT array_agg(DISTINCT {{ taxi.pickup_column }}) FILTER (WHERE {{ taxi.pickup_column }} IS NOT NULL), coalesce(bool_or(%s IS NOT TRUE), false) FROM %s WHERE %s IS NOT TRUE',
-                   format(in_month, '1000-01-01', '10000-01-01'), pending, format(in_month, month_first, month_after))
+                   regular, pending, own_month)
         INTO out_pickups, irregular;
     FOR part IN
         SELECT c.oid::regclass AS rel,
@@ -91,32 +98,51 @@ BEGIN
         WHERE i.inhparent = main AND c.oid IS DISTINCT FROM own
     LOOP
         IF irregular OR part.first IS NULL THEN  -- all its rows
-            existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s', part.rel);
+            existing := existing || format(' UNION ALL SELECT unique_row_id, true AS bulk FROM %s', part.rel);
             CONTINUE;
         END IF;
-        existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s WHERE %s IS NOT TRUE',
-                                       part.rel, format(in_month, part.first, part.first + interval '1 month'));
+        existing := existing || format(
+            ' UNION ALL SELECT unique_row_id, ({{ taxi.pickup_column }} >= %L AND {{ taxi.pickup_column }} < %L) OR %s IS NOT TRUE AS bulk'
+            ' FROM %s WHERE %s IS NOT TRUE',
+            month_first, month_after, regular, part.rel, format(in_month, part.first, part.first + interval '1 month'));
         IF EXISTS (SELECT 1 FROM unnest(out_pickups) AS p WHERE p >= part.first AND p < part.first + interval '1 month') THEN
-            existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s WHERE {{ taxi.pickup_column }} = ANY ($1)', part.rel);
+            existing := existing || format(' UNION ALL SELECT unique_row_id, %s IS NOT TRUE AS bulk FROM %s WHERE {{ taxi.pickup_column }} = ANY ($1)',
+                                           regular, part.rel);
         END IF;
     END LOOP;
     IF own IS NOT NULL THEN  -- rows phase 1 could not pair (a NULL among the hashed columns) may still share an id there
-        existing := existing || format(' UNION ALL SELECT unique_row_id FROM %s WHERE unique_row_id IN (SELECT unique_row_id FROM %s)', own, pending);
+        existing := existing || format(' UNION ALL SELECT unique_row_id, true AS bulk FROM %s WHERE unique_row_id IN (SELECT unique_row_id FROM %s)', own, pending);
     END IF;
-    existing := coalesce(nullif(substr(existing, 12), ''), 'SELECT NULL::text AS unique_row_id WHERE false');
+    existing := coalesce(nullif(substr(existing, 12), ''), 'SELECT NULL::text AS unique_row_id, true AS bulk WHERE false');
 
     -- 3. Place the rows: attach the staging table as the month's partition, or leave the rows to
     --    insert in a view for the INSERT below (a statement of its own, so it shows in pg_stat_activity).
-    IF attach THEN
-        -- Usually nothing to remove: look before scanning the month, and count in parallel first.
-        EXECUTE format('SELECT EXISTS (%s)', existing) INTO found USING out_pickups;
-        IF found THEN
-            EXECUTE format('SELECT count(*) FROM %s AS s WHERE %s IN (%s)', staged, id, existing)
-                INTO removed USING out_pickups;
+    IF attach AND irregular THEN  -- the whole table: look, then remove if anything is there
+        EXECUTE format('SELECT count(*) FROM %s AS s WHERE %s IN (SELECT unique_row_id FROM (%s) AS e)', staged, id, existing)
+            INTO removed USING out_pickups;
+        IF removed > 0 THEN
+            EXECUTE format('DELETE FROM %s AS s WHERE %s IN (SELECT unique_row_id FROM (%s) AS e)', staged, id, existing)
+                USING out_pickups;
+        END IF;
+    ELSIF attach THEN  -- a few candidate ids: the staged rest rows through their partial index, the
+                       -- month's own rows (a parallel scan) only if a candidate can match them
+        EXECUTE format('SELECT array_agg(unique_row_id), array_agg(unique_row_id) FILTER (WHERE bulk) FROM (%s) AS e', existing)
+            INTO for_rest, for_bulk USING out_pickups;
+        IF for_rest IS NOT NULL THEN
+            EXECUTE format('SELECT count(*) FROM %s AS s WHERE %s IS NOT TRUE AND s.unique_row_id = ANY ($1)', staged, own_month)
+                INTO removed USING for_rest;
+        END IF;
+        IF for_bulk IS NOT NULL THEN
+            EXECUTE format('SELECT count(*) FROM %s AS s WHERE %s AND s.unique_row_id = ANY ($1)', staged, own_month)
+                INTO n USING for_bulk;
+            removed := removed + n;
         END IF;
         IF removed > 0 THEN
-            EXECUTE format('DELETE FROM %s AS s WHERE %s IN (%s)', staged, id, existing) USING out_pickups;
+            EXECUTE format('DELETE FROM %s AS s WHERE (%s IS NOT TRUE AND s.unique_row_id = ANY ($1)) OR (%s AND s.unique_row_id = ANY ($2))',
+                           staged, own_month, own_month) USING for_rest, coalesce(for_bulk, '{}');
         END IF;
+    END IF;
+    IF attach THEN
         EXECUTE format('ALTER TABLE %s SET SCHEMA public', staged);
         EXECUTE format('ALTER INDEX public.%I RENAME TO %I', split_part('{{ run.staging_table }}', '.', 2) || '_rest', partition_name || '_rest');
         EXECUTE format('ALTER TABLE %s RENAME TO %I', staged, partition_name);
