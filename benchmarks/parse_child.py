@@ -39,6 +39,7 @@ def main() -> None:
         "dags": sorted(bag.dag_ids),
         "errors": {path: str(error)[:300] for path, error in bag.import_errors.items()},
         "google_imported": sorted(m for m in sys.modules if m.startswith("airflow.providers.google")),
+        "google_cloud_imported": "google.cloud.bigquery" in sys.modules or "google.cloud.storage" in sys.modules,
     }))
 
 

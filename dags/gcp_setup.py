@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.providers.google.cloud.operators.bigquery import BigQueryCreateEmptyDatasetOperator
-from airflow.providers.google.cloud.operators.gcs import GCSCreateBucketOperator
 from airflow.sdk import DAG
 
+from taxi_pipeline.lazy_operator import LazyOperator
 from taxi_pipeline.settings import GCP_CONN_ID
 
 with DAG(
@@ -25,19 +24,26 @@ with DAG(
     default_args={"owner": "ny-taxi", "retries": 1},
     doc_md=__doc__,
 ) as dag:
-    create_bucket = GCSCreateBucketOperator(
+    # LazyOperator: the Google provider is imported by the task, not by every parse of this file.
+    create_bucket = LazyOperator(
         task_id="create_bucket",
-        gcp_conn_id=GCP_CONN_ID,
-        bucket_name="{{ var.value.gcp_bucket_name }}",
-        project_id="{{ var.value.gcp_project_id }}",
-        location="{{ var.value.gcp_location }}",
+        operator="airflow.providers.google.cloud.operators.gcs.GCSCreateBucketOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            bucket_name="{{ var.value.gcp_bucket_name }}",
+            project_id="{{ var.value.gcp_project_id }}",
+            location="{{ var.value.gcp_location }}",
+        ),
     )
-    create_dataset = BigQueryCreateEmptyDatasetOperator(
+    create_dataset = LazyOperator(
         task_id="create_dataset",
-        gcp_conn_id=GCP_CONN_ID,
-        dataset_id="{{ var.value.gcp_dataset }}",
-        project_id="{{ var.value.gcp_project_id }}",
-        location="{{ var.value.gcp_location }}",
-        if_exists="skip",
+        operator="airflow.providers.google.cloud.operators.bigquery.BigQueryCreateEmptyDatasetOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            dataset_id="{{ var.value.gcp_dataset }}",
+            project_id="{{ var.value.gcp_project_id }}",
+            location="{{ var.value.gcp_location }}",
+            if_exists="skip",
+        ),
     )
     create_bucket >> create_dataset

@@ -65,11 +65,11 @@ def test_gcp_setup_dag(dagbag):
     dag = dagbag.dags["gcp_setup"]
     assert dag.schedule is None or str(dag.timetable.summary) in ("None", "")
     assert [t.task_id for t in dag.topological_sort()] == ["create_bucket", "create_dataset"]
-    assert str(dag.get_task("create_dataset").if_exists.value) == "skip"
+    assert str(dag.get_task("create_dataset").build().if_exists.value) == "skip"
 
 
 def test_gcp_monthly_load_uses_an_explicit_schema(dagbag):
-    load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table")
+    load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table").build()  # the real operator
     assert load.autodetect is False and load.skip_leading_rows == 1
     assert load.compression == "GZIP" and load.write_disposition == "WRITE_TRUNCATE"
     assert [f["name"] for f in load.schema_fields] == SPECS["green"].column_names
@@ -148,3 +148,32 @@ def test_dag_file_parses_without_connections_or_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", no_network)
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+
+
+def test_parsing_the_bundle_imports_no_google_operators():
+    """The GCP DAGs use LazyOperator: a dag-processor filling the DagBag never imports the Google
+    provider's operators or clients (seconds per parse). A fresh process, since this one has."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "parse_child.py"), str(ROOT / "dags")],
+                          capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {} and "gcp_taxi_green" in report["dags"]
+    heavy = [m for m in report["google_imported"] if ".operators." in m or ".hooks." in m or ".transfers." in m]
+    assert heavy == []
+    assert report["google_cloud_imported"] is False
+
+
+def test_lazy_operator_builds_the_real_operator_with_its_dag(dagbag):
+    """What the worker runs: the provider's class, this task's id, the DAG's id (BigQuery job labels)."""
+    from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+
+    merge = dagbag.dags["gcp_taxi_green"].get_task("hash_merge")
+    assert merge.operator_name == "HashMergeJobOperator"
+    inner = merge.build()
+    assert isinstance(inner, BigQueryInsertJobOperator)
+    assert (inner.task_id, inner.dag_id) == ("hash_merge", "gcp_taxi_green")
+    assert "bigquery/merge.sql" in inner.configuration["query"]["query"]
+    assert len(dagbag.dags["gcp_taxi_green"].tasks) == len(EXPECTED_TASKS["gcp"])  # nothing registered twice

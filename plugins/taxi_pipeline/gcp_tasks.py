@@ -3,7 +3,8 @@
 
 The main table changes only through the MERGE (one job, atomic), so a failure anywhere leaves it as
 it was; the GCS object stays (it is the lake). Project, location, bucket and dataset are Airflow
-Variables read in templates or inside tasks, never at parse time.
+Variables read in templates or inside tasks, never at parse time. The provider's operators are
+``LazyOperator`` tasks: the dag-processor never imports the Google libraries.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import logging
 import os
 from typing import Any
 
-from airflow.providers.google.cloud.operators.bigquery import (
-    BigQueryDeleteTableOperator,
-    BigQueryInsertJobOperator,
-)
-from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 from airflow.sdk import Asset, Variable, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from taxi_pipeline.lazy_operator import LazyOperator
 from taxi_pipeline.settings import GCP_CONN_ID
 from taxi_pipeline.specs import TaxiSpec
 
@@ -32,6 +29,7 @@ DEFAULT_UPLOAD_CHUNK_KIB = 8 * 1024
 _PROJECT = "{{ var.value.gcp_project_id }}"
 _DATASET = "{{ var.value.gcp_dataset }}"
 _RUN = "ti.xcom_pull(task_ids='resolve_month')"
+_BIGQUERY = "airflow.providers.google.cloud.operators.bigquery"
 
 
 def table_asset(spec: TaxiSpec) -> Asset:
@@ -50,32 +48,6 @@ def _query_job(sql_template: str) -> dict[str, Any]:
     return {"query": {"query": "{% include '" + sql_template + "' %}", "useLegacySql": False}}
 
 
-class HashMergeJobOperator(BigQueryInsertJobOperator):
-    """Runs merge.sql and logs what users look for: rows inserted, bytes processed and billed."""
-
-    def execute(self, context):
-        job_id = super().execute(context)
-        if job_id:  # deferrable runs report in execute_complete
-            self._report(context, job_id)
-        return job_id
-
-    def execute_complete(self, context, event):
-        job_id = super().execute_complete(context, event)
-        self._report(context, job_id)
-        return job_id
-
-    def _report(self, context, job_id: str) -> None:
-        job = self.hook.get_job(job_id=job_id, project_id=self.project_id, location=self.location)
-        run = context["ti"].xcom_pull(task_ids="resolve_month")
-        loaded = context["ti"].xcom_pull(task_ids="find_partitions")["rows"]
-        inserted = getattr(job, "num_dml_affected_rows", None)
-        self.log.info(
-            "%s: %s rows in the monthly table, %s inserted, bytes processed %s, billed %s (job %s)",
-            run["label"], f"{loaded:,}", f"{inserted:,}" if inserted is not None else "?",
-            getattr(job, "total_bytes_processed", None), getattr(job, "total_bytes_billed", None), job_id,
-        )
-
-
 def _load_format(file_format: str) -> dict[str, Any]:
     if file_format == "csv":
         return {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
@@ -86,13 +58,16 @@ def _load_format(file_format: str) -> dict[str, Any]:
 
 def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool, file_format: str = "csv") -> None:
     """``file_format``: the lake object -- the source csv.gz as is (default) or Parquet converted in a stream."""
-    ensure_table = BigQueryInsertJobOperator(
+    ensure_table = LazyOperator(
         task_id="ensure_tables",
-        gcp_conn_id=GCP_CONN_ID,
-        project_id=_PROJECT,
-        location="{{ var.value.gcp_location }}",
-        configuration=_query_job("bigquery/create_table.sql"),
-        deferrable=False,  # a DDL statement: seconds, not worth a trigger
+        operator=f"{_BIGQUERY}.BigQueryInsertJobOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            project_id=_PROJECT,
+            location="{{ var.value.gcp_location }}",
+            configuration=_query_job("bigquery/create_table.sql"),
+            deferrable=False,  # a DDL statement: seconds, not worth a trigger
+        ),
     )
 
     @task(task_id="upload_to_gcs")
@@ -139,21 +114,24 @@ def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool, file_format: st
         log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
         return done
 
-    load_monthly = GCSToBigQueryOperator(
+    load_monthly = LazyOperator(
         task_id="load_monthly_table",
-        gcp_conn_id=GCP_CONN_ID,
-        bucket="{{ var.value.gcp_bucket_name }}",
-        source_objects=["{{ ti.xcom_pull(task_ids='upload_to_gcs')['object_name'] }}"],
-        destination_project_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
-        schema_fields=bigquery_schema(spec),
-        autodetect=False,
-        **_load_format(file_format),
-        write_disposition="WRITE_TRUNCATE",
-        create_disposition="CREATE_IF_NEEDED",
-        max_bad_records=0,
-        location="{{ var.value.gcp_location }}",
-        project_id=_PROJECT,
-        deferrable=deferrable,
+        operator="airflow.providers.google.cloud.transfers.gcs_to_bigquery.GCSToBigQueryOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            bucket="{{ var.value.gcp_bucket_name }}",
+            source_objects=["{{ ti.xcom_pull(task_ids='upload_to_gcs')['object_name'] }}"],
+            destination_project_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
+            schema_fields=bigquery_schema(spec),
+            autodetect=False,
+            **_load_format(file_format),
+            write_disposition="WRITE_TRUNCATE",
+            create_disposition="CREATE_IF_NEEDED",
+            max_bad_records=0,
+            location="{{ var.value.gcp_location }}",
+            project_id=_PROJECT,
+            deferrable=deferrable,
+        ),
     )
 
     @task(task_id="find_partitions")
@@ -178,20 +156,26 @@ def add_gcp_steps(spec: TaxiSpec, run_info, *, deferrable: bool, file_format: st
                  run["label"], f"{loaded:,}", table, len(dates))
         return {"rows": loaded, "dates": dates, "null_pickups": any(row["day"] is None for row in rows)}
 
-    merge = HashMergeJobOperator(
+    merge = LazyOperator(
         task_id="hash_merge",
-        gcp_conn_id=GCP_CONN_ID,
-        project_id=_PROJECT,
-        location="{{ var.value.gcp_location }}",
-        configuration=_query_job("bigquery/merge.sql"),
-        deferrable=deferrable,
+        operator="taxi_pipeline.gcp_operators.HashMergeJobOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            project_id=_PROJECT,
+            location="{{ var.value.gcp_location }}",
+            configuration=_query_job("bigquery/merge.sql"),
+            deferrable=deferrable,
+        ),
         outlets=[table_asset(spec)],
     )
-    drop_monthly = BigQueryDeleteTableOperator(
+    drop_monthly = LazyOperator(
         task_id="drop_monthly_table",
-        gcp_conn_id=GCP_CONN_ID,
-        deletion_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
-        ignore_if_missing=True,
+        operator=f"{_BIGQUERY}.BigQueryDeleteTableOperator",
+        arguments=dict(
+            gcp_conn_id=GCP_CONN_ID,
+            deletion_dataset_table=f"{_PROJECT}.{_DATASET}.{{{{ {_RUN}['monthly_table'] }}}}",
+            ignore_if_missing=True,
+        ),
     )
     uploaded = upload_to_gcs(run_info)
     partitions = find_partitions(run_info, uploaded)
