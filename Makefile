@@ -21,12 +21,12 @@ help:
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install -q uv==$(UV_VERSION)
-	$(UV) pip install -q --python $(PY) -r requirements.txt
+	$(UV) pip install -q --compile-bytecode --python $(PY) -r requirements.txt
 	touch $@
 
 # Test-only extras (GCP emulators); same pins as requirements.txt plus the emulators.
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(UV) pip install -q --python $(PY) -r requirements-dev.txt
+	$(UV) pip install -q --compile-bytecode --python $(PY) -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed

@@ -2,6 +2,7 @@
 
 1. main: first load and re-load of the same months by the floor, our path (default streams and one
    stream) and the course's SQL, side by side, repeated; the paths take turns in a rotating order.
+   run.py runs it on one big month and on ten small ones (or on the files of DATA=).
 2. growth: one month into an empty table and into one already holding >= 10M rows.
 3. memory: peak RSS of the process that runs our load, on a big generated month.
 4. parse: DagBag fill of dags/ against a folder with one empty airflow.sdk DAG.

@@ -27,6 +27,7 @@ from benchmarks.common import BENCH_DIR, BenchPostgres
 from benchmarks.data import MonthFile
 from taxi_pipeline.months import Window
 from taxi_pipeline.settings import POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
+from taxi_pipeline.postgres_load import COPY_STREAMS_ENV
 from taxi_pipeline.source import CHUNK_BYTES, open_month_csv
 from taxi_pipeline.sql_templates import render
 
@@ -34,6 +35,7 @@ _KESTRA = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(BENCH_DIR / "sql" / "kestra")), undefined=jinja2.StrictUndefined
 )
 _run_ids = itertools.count(1)
+_DEPLOYED_STREAMS = os.environ.get(COPY_STREAMS_ENV)  # "ours" runs with whatever the environment says
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,15 @@ class Ours:
         from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        from taxi_pipeline.postgres_load import COPY_STREAMS_ENV, load_month
+        from taxi_pipeline.postgres_load import load_month
         from taxi_pipeline.run_info import describe_run
 
         os.environ["AIRFLOW_CONN_NY_TAXI_POSTGRES"] = self.server.uri(self.database)
-        if self.streams is None:
+        streams = self.streams or _DEPLOYED_STREAMS
+        if streams is None:
             os.environ.pop(COPY_STREAMS_ENV, None)
         else:
-            os.environ[COPY_STREAMS_ENV] = str(self.streams)
+            os.environ[COPY_STREAMS_ENV] = str(streams)
         spec = month.spec
         run = describe_run(
             spec, self.window, {"year": month.month.year, "month": month.month.month}, None, str(month.root),

@@ -6,7 +6,8 @@ Settings (``make bench VAR=...`` or the environment):
 | --- | --- | --- |
 | ``ROWS`` | 1000000 | rows of the generated month of cases 1-2 (green 2019-01) |
 | ``DATA`` | (generated) | a mirror ``<dir>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``: case 1 loads every file there |
-| ``REPS`` | 5 | repetitions of cases 1, 2 and 4 |
+| ``REPS`` | 5 | repetitions of cases 1 (the ROWS month), 2 and 4 |
+| ``SMALL_REPS`` | 3 | repetitions of case 1's second data set, ten small months (BACKFILL_MONTHS x BACKFILL_ROWS); 0 skips it |
 | ``GROWTH_ROWS`` | 10000000 | rows already in the table of case 2 (generated months of 1M rows) |
 | ``GROWTH_COURSE_REPS`` | 2 | repetitions of the course's SQL in case 2 (each a full-table MERGE); 0 skips it |
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import cases, report  # noqa: E402
 from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port, say  # noqa: E402
-from benchmarks.data import generated, mirror  # noqa: E402
+from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
 ALL_CASES = ("main", "growth", "memory", "parse", "backfill")
@@ -67,7 +68,7 @@ def _json_default(value):
 
 def main() -> int:
     rows, reps = _int("ROWS", 1_000_000), _int("REPS", 5)
-    selected = [c.strip() for c in os.environ.get("CASES", ",".join(ALL_CASES)).split(",") if c.strip()]
+    selected = [c.strip() for c in (os.environ.get("CASES") or ",".join(ALL_CASES)).split(",") if c.strip()]
     unknown = set(selected) - set(ALL_CASES)
     if unknown:
         raise SystemExit(f"CASES: unknown {sorted(unknown)}; choose from {', '.join(ALL_CASES)}")
@@ -86,19 +87,28 @@ def main() -> int:
     try:
         info["postgres"] = server.scalar("postgres", "SHOW server_version")
         default_month = generated("green", [Month(2019, 1)], rows)
-        months = mirror(Path(data)) if data else default_month
-        results["data_note"] = (
-            f"Real files from `DATA={data}`: {len(months)} months ({', '.join(m.label for m in months)})."
-            if data else f"One generated month (green 2019-01, {rows:,} rows, tests/support/fake_tlc.py: shaped "
-                         "like the releases).")
+        small_months, small_rows = _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000)
+        if data:
+            found = mirror(Path(data))
+            datasets = [(f"Files from `DATA={data}`: {len(found)} months ({', '.join(m.label for m in found)})",
+                         found, reps)]
+        else:
+            datasets = [(f"One generated month (green 2019-01, {rows:,} rows)", default_month, reps)]
+            if _int("SMALL_REPS", 3):
+                small = generated("green", month_range(Month(2019, 1), small_months), small_rows, root=WORK / "data-small")
+                size = ", about a real green 2020 month" if small_rows == 90_000 else ""
+                datasets.append((f"{small_months} small generated months (green 2019-01..{small[-1].month}, {small_rows:,} "
+                                 f"rows each{size}): the fixed costs per month weigh more", small, _int("SMALL_REPS", 3)))
         if "main" in selected:
-            say("case 1: first load and re-load")
-            main_result = cases.main_case(server, months, reps)
             from taxi_pipeline.postgres_load import copy_streams_from_env
 
-            main_result["streams"] = copy_streams_from_env()
-            main_result["rows_total"] = sum(main_result["rows"].values())
-            results["main"] = main_result
+            streams = copy_streams_from_env()  # the deployment's setting, before the case varies it
+            results["main"] = []
+            for label, months, repetitions in datasets:
+                say(f"case 1: first load and re-load: {label}")
+                main_result = cases.main_case(server, months, repetitions)
+                main_result.update(label=label, streams=streams, rows_total=sum(main_result["rows"].values()))
+                results["main"].append(main_result)
         if "growth" in selected:
             say("case 2: growth")
             results["growth"] = cases.growth_case(server, default_month[0], _int("GROWTH_ROWS", 10_000_000), reps,
@@ -120,7 +130,7 @@ def main() -> int:
                 say("case 5: backfill through the scheduler")
                 try:
                     results["backfill"] = backfill.backfill_case(
-                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2])
+                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2, 4])
                 except Exception as exc:  # the rest of the run still counts
                     say(f"backfill failed: {exc!r}")
                     results["backfill_pending"] = f"the local Airflow did not complete the backfill here: {exc!r}"
