@@ -79,6 +79,6 @@ airflow-status:
 # Starts its own Postgres, runs the cases, writes benchmarks/RESULTS.md and results.png. ROWS= size
 # of the generated month, DATA=<mirror dir> real files instead; more knobs in benchmarks/run.py.
 .PHONY: bench
-bench: venv
+bench: venv-dev  # matplotlib for the chart is a dev pin
 	ROWS="$(ROWS)" DATA="$(if $(DATA),$(abspath $(DATA)))" REPS="$(REPS)" CASES="$(CASES)" \
 	GROWTH_ROWS="$(GROWTH_ROWS)" MEMORY_ROWS="$(MEMORY_ROWS)" $(PY) benchmarks/run.py
