@@ -16,7 +16,7 @@ SOURCE ?=
 
 help:
 	@echo "make run  [TAXI=green|yellow|all] [START=YYYY-MM] [END=YYYY-MM] [SOURCE=url-or-dir]"
-	@echo "make test | make lock | make pg-up | make pg-down | make clean"
+	@echo "make test | make bench | make airflow-up | make lock | make pg-up | make pg-down | make clean"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

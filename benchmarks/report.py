@@ -37,7 +37,7 @@ def _machine(info: dict) -> list[str]:
         "(the machine is shared: other jobs ran alongside, which is why every ratio is taken side by side)",
         f"* Python {info['python']}, PostgreSQL {info['postgres']} (the benchmark's own server, started by "
         f"scripts/pg.sh with the project's settings), Airflow {info['airflow']}, psycopg {info['psycopg']}",
-        f"* Run: `{info['command']}`, {info['started']} - {info['ended']} UTC ({info['minutes']:.1f} min)",
+        f"* Run: `{info['command']}` at commit {info.get('commit', 'unknown')}, {info['started']} - {info['ended']} UTC ({info['minutes']:.1f} min)",
         "",
     ]
 

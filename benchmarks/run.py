@@ -50,12 +50,17 @@ def _machine() -> dict:
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal"))
+    import subprocess
+
     import airflow
     import psycopg
 
+    commit = subprocess.run(["git", "-C", str(BENCH_DIR), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": mem_kb / 2**20,
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "airflow": airflow.__version__, "psycopg": psycopg.__version__, "load_before": os.getloadavg()[0]}
+            "airflow": airflow.__version__, "commit": commit, "psycopg": psycopg.__version__, "load_before": os.getloadavg()[0]}
 
 
 def _json_default(value):
