@@ -191,7 +191,9 @@ def too_many_fields(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     lines = _lines(f)
     lines[BAD_LINE - 1] += ",9"
     _write(f, lines)
-    return f"{f.path.name}, line {BAD_LINE}: extra data after last expected column"
+    last, count = GREEN.column_names[-1], len(GREEN.column_names)
+    return (f"{f.path.name}, line {BAD_LINE}: extra data after last expected column "
+            f"({last}: the row has more than the header's {count} fields)")
 
 
 def too_few_fields(f: fake_tlc.MonthFile, server: FixtureServer) -> str:

@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from taxi_pipeline.months import Month
@@ -54,11 +54,14 @@ def copy_streams_from_env() -> int:
     return int(raw)
 
 
-def copy_error_message(exc: Exception, filename: str, file_line: Callable[[int], int] = lambda n: n + 1) -> str:
+def copy_error_message(
+    exc: Exception, filename: str, file_line: Callable[[int], int] = lambda n: n + 1, columns: Sequence[str] = ()
+) -> str:
     """Turn a COPY error into one line naming the file, the file's line and the column.
 
     ``file_line`` maps the line number COPY reports (it counts the data lines it received) to the
-    file's line; by default the header is the only line COPY did not receive.
+    file's line; by default the header is the only line COPY did not receive. ``columns``, the
+    header's, name the column Postgres does not when a row has too many fields.
     """
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(exc).splitlines()[0]
@@ -74,6 +77,8 @@ def copy_error_message(exc: Exception, filename: str, file_line: Callable[[int],
             where = f", line {file_line(int(number))}"
         if "column " in rest:
             where += f", {rest.strip()}"
+    if columns and primary.startswith("extra data after last expected column"):
+        primary += f" ({columns[-1]}: the row has more than the header's {len(columns)} fields)"
     return f"{filename}{where}: {primary}"
 
 
@@ -220,7 +225,8 @@ def load_month(
                 failed = next((c for c in copies if c.error), None)
                 if failed is not None:
                     if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
-                        raise BadSourceFile(copy_error_message(failed.error, filename + ".gz", failed.file_line)) from failed.error
+                        raise BadSourceFile(copy_error_message(
+                            failed.error, filename + ".gz", failed.file_line, spec.column_names)) from failed.error
                     raise failed.error
                 rows = sum(c.rows for c in copies)
             for other in extra:
