@@ -54,14 +54,26 @@ def _copy(conn, sql: str, month: MonthFile) -> int:
         return cursor.rowcount
 
 
-class Floor:
-    name = "COPY floor"
+class LoadPath:
+    """One way of loading a month into its own database: reset, prepare (untimed), load (timed)."""
+
+    name = ""
 
     def __init__(self, server: BenchPostgres, database: str) -> None:
         self.server, self.database = server, database
 
     def reset(self) -> None:
         self.server.recreate(self.database)
+
+    def prepare(self, month: MonthFile) -> None:
+        """Untimed work before each timed load (nothing by default)."""
+
+    def load(self, month: MonthFile) -> Loaded:
+        raise NotImplementedError
+
+
+class Floor(LoadPath):
+    name = "COPY floor"
 
     def prepare(self, month: MonthFile) -> None:
         columns = ",\n".join(f"{c.name} {c.postgres_type}" for c in month.spec.columns)
@@ -87,18 +99,13 @@ class _Ti:
         return self.xcoms[task_ids]
 
 
-class Ours:
+class Ours(LoadPath):
     def __init__(self, server: BenchPostgres, database: str, streams: int | None = None) -> None:
-        self.server, self.database, self.streams = server, database, streams
+        super().__init__(server, database)
+        self.streams = streams
         self.name = "ours" if streams is None else f"ours, {streams} COPY stream{'s' if streams > 1 else ''}"
         self.window = Window.from_env({})
         self.settings = Settings.from_env()
-
-    def reset(self) -> None:
-        self.server.recreate(self.database)
-
-    def prepare(self, month: MonthFile) -> None:
-        pass
 
     def remove(self, month: MonthFile) -> None:
         """Take the month out again (its partition), so the next first load is a first load."""
@@ -141,17 +148,8 @@ class Ours:
         return Loaded(staged.rows, int(merged[0][0]))
 
 
-class Kestra:
+class Kestra(LoadPath):
     name = "course (Kestra SQL)"
-
-    def __init__(self, server: BenchPostgres, database: str) -> None:
-        self.server, self.database = server, database
-
-    def reset(self) -> None:
-        self.server.recreate(self.database)
-
-    def prepare(self, month: MonthFile) -> None:
-        pass
 
     def remove(self, month: MonthFile) -> None:
         with self.server.connect(self.database) as conn:
