@@ -44,6 +44,13 @@ def gcs(gcp_emulators):
     return storage.Client(project=gcp_emulators.project, credentials=AnonymousCredentials())
 
 
+@pytest.fixture
+def lake(gcp_emulators, gcs) -> None:
+    """Bucket and dataset exist: gcp_setup has run (once; later runs would only skip)."""
+    if not gcs.bucket("ny-taxi-lake").exists():
+        assert str(dagbag_dag("gcp_setup").test().state) == "success"
+
+
 def dagbag_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -79,9 +86,7 @@ def test_gcp_setup_creates_then_skips(gcp_emulators, bq, gcs, capfd):
     assert "already exists" in out  # the bucket step found it and did nothing
 
 
-def test_months_merge_once_with_course_ids(gcp_emulators, bq, gcs, source, gcp_months, capfd):
-    if not gcs.bucket("ny-taxi-lake").exists():
-        assert str(dagbag_dag("gcp_setup").test().state) == "success"
+def test_months_merge_once_with_course_ids(gcp_emulators, lake, bq, gcs, source, gcp_months, capfd):
     jan, feb = gcp_months[("green", 2020, 1)], gcp_months[("green", 2020, 2)]
 
     run = run_gcp_month("green", 2020, 1)
@@ -117,10 +122,8 @@ def test_months_merge_once_with_course_ids(gcp_emulators, bq, gcs, source, gcp_m
     }
 
 
-def test_yellow_month_uploaded_in_several_chunks(gcp_emulators, bq, gcs, source, gcp_months, monkeypatch):
+def test_yellow_month_uploaded_in_several_chunks(gcp_emulators, lake, bq, gcs, source, gcp_months, monkeypatch):
     monkeypatch.setenv("NY_TAXI_GCS_CHUNK_KIB", "256")
-    if not gcs.bucket("ny-taxi-lake").exists():
-        assert str(dagbag_dag("gcp_setup").test().state) == "success"
     jan = gcp_months[("yellow", 2020, 1)]
     run = run_gcp_month("yellow", 2020, 1)
     assert str(run.state) == "success", states(run)
@@ -172,12 +175,10 @@ def test_rendered_merge_prunes_to_the_months_partitions():
     assert "WHEN NOT MATCHED THEN" in sql and "WHEN MATCHED" not in sql
 
 
-def test_parquet_lake_option(gcp_emulators, bq, gcs, source, gcp_months, monkeypatch):
+def test_parquet_lake_option(gcp_emulators, lake, bq, gcs, source, gcp_months, monkeypatch):
     """NY_TAXI_GCP_FILE_FORMAT=parquet: converted in a stream, loaded as PARQUET, same ids and counts."""
     monkeypatch.setenv("NY_TAXI_GCP_FILE_FORMAT", "parquet")
     monkeypatch.setenv("NY_TAXI_GCS_CHUNK_KIB", "256")
-    if not gcs.bucket("ny-taxi-lake").exists():
-        assert str(dagbag_dag("gcp_setup").test().state) == "success"
     mar = gcp_months[("green", 2020, 3)]
     run = run_gcp_month("green", 2020, 3)
     assert str(run.state) == "success", states(run)

@@ -52,6 +52,17 @@ __all__ = [
 ]
 
 # Fields that are blank together on the same rows in the real files (trip_type exists only for green).
+# Distance and money columns: drawn from per-column pools of release-like values.
+AMOUNT_COLUMNS: tuple[str, ...] = (
+    "trip_distance",
+    "fare_amount",
+    "extra",
+    "mta_tax",
+    "tip_amount",
+    "tolls_amount",
+    "improvement_surcharge",
+    "total_amount",
+)
 BLANK_GROUP: tuple[str, ...] = (
     "VendorID",
     "RatecodeID",
@@ -336,16 +347,7 @@ class _MonthGenerator:
             cols[name] = [pool[i] for i in group_rows]
         for name in ("PULocationID", "DOLocationID"):
             cols[name] = _pick(rng, p.locations, size)
-        for name in (
-            "trip_distance",
-            "fare_amount",
-            "extra",
-            "mta_tax",
-            "tip_amount",
-            "tolls_amount",
-            "improvement_surcharge",
-            "total_amount",
-        ):
+        for name in AMOUNT_COLUMNS:
             cols[name] = _pick(rng, getattr(p, name), size)
         cols["ehail_fee"] = [""] * size
 
