@@ -8,7 +8,6 @@ imports airflow.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,13 +36,9 @@ os.environ.update(
     }
 )
 
+from tests.support.net import free_port  # noqa: E402  (ROOT is on sys.path from here)
+
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TestPostgres:

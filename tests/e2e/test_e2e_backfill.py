@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from taxi_pipeline.specs import YELLOW
-from tests.conftest import free_port
 from tests.support import fake_tlc
 from tests.support.e2e_airflow import E2EAirflow, running_airflow
 from tests.support.http_server import FixtureServer
@@ -39,18 +38,8 @@ def release(e2e_dir: Path) -> dict[tuple[int, int], fake_tlc.MonthFile]:
 @pytest.fixture(scope="module")
 def airflow(pg_server, e2e_dir: Path, release) -> E2EAirflow:
     with FixtureServer(e2e_dir / "release") as server, running_airflow(
-        name="yellow",
-        run_dir=e2e_dir / "airflow",
-        pg_dir=Path(pg_server.env["PG_DIR"]),
-        pg_port=pg_server.port,
-        api_port=free_port(),
-        dag_env={
-            "NY_TAXI_START_MONTH": "2019-01",
-            "NY_TAXI_END_MONTH": "2019-02",
-            "NY_TAXI_RETRIES": "0",
-            "AIRFLOW_VAR_NY_TAXI_SOURCE": server.base_url,
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        },
+        name="yellow", run_dir=e2e_dir / "airflow", pg_server=pg_server, source_url=server.base_url,
+        window=("2019-01", "2019-02"),
     ) as airflow:
         yield airflow
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from taxi_pipeline.specs import GREEN
-from tests.conftest import free_port
 from tests.support import fake_tlc
 from tests.support.e2e_airflow import E2EAirflow, running_airflow
 from tests.support.http_server import FixtureServer
@@ -48,19 +47,8 @@ def server(e2e_dir: Path, release) -> FixtureServer:
 @pytest.fixture(scope="module")
 def airflow(pg_server, e2e_dir: Path, server: FixtureServer) -> E2EAirflow:
     with running_airflow(
-        name="green",
-        run_dir=e2e_dir / "airflow",
-        pg_dir=Path(pg_server.env["PG_DIR"]),
-        pg_port=pg_server.port,
-        api_port=free_port(),
-        dag_env={
-            "NY_TAXI_START_MONTH": "2019-01",
-            "NY_TAXI_END_MONTH": "2019-03",
-            "NY_TAXI_MAX_ACTIVE_RUNS": "3",
-            "NY_TAXI_RETRIES": "0",  # a failure must show, not be retried away
-            "AIRFLOW_VAR_NY_TAXI_SOURCE": server.base_url,
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        },
+        name="green", run_dir=e2e_dir / "airflow", pg_server=pg_server, source_url=server.base_url,
+        window=("2019-01", "2019-03"), dag_env={"NY_TAXI_MAX_ACTIVE_RUNS": "3"},
     ) as airflow:
         yield airflow
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from scripts.airflow_local import LocalAirflow, Settings
+from tests.support.net import free_port
 
 T = TypeVar("T")
 TERMINAL = {"success", "failed"}
@@ -138,23 +139,33 @@ def running_airflow(
     *,
     name: str,
     run_dir: Path,
-    pg_dir: Path,
-    pg_port: int,
-    api_port: int,
-    dag_env: Mapping[str, str],
+    pg_server: Any,
+    source_url: str,
+    window: tuple[str, str],
+    dag_env: Mapping[str, str] | None = None,
     timeout: float = 240,
 ) -> Iterator[E2EAirflow]:
-    """An Airflow with its own metadata DB ``e2e_meta_<name>`` and taxi DB ``e2e_taxi_<name>``."""
+    """An Airflow with its own metadata DB ``e2e_meta_<name>`` and taxi DB ``e2e_taxi_<name>`` on the
+    session's Postgres (``pg_server``), reading months of ``window`` from ``source_url``. DAGs start
+    paused (each test unpauses what it drives) and failures are not retried away; ``dag_env`` adds
+    or overrides settings."""
     settings = Settings(
         run_dir=run_dir,
-        port=api_port,
+        port=free_port(),
         meta_db=f"e2e_meta_{name}",
         taxi_db=f"e2e_taxi_{name}",
-        pg_dir=pg_dir,
-        pg_port=pg_port,
+        pg_dir=Path(pg_server.env["PG_DIR"]),
+        pg_port=pg_server.port,
         timeout=timeout,
         base_env=clean_environment(),
-        overrides=dict(dag_env),
+        overrides={
+            "NY_TAXI_START_MONTH": window[0],
+            "NY_TAXI_END_MONTH": window[1],
+            "NY_TAXI_RETRIES": "0",  # a failure must show, not be retried away
+            "AIRFLOW_VAR_NY_TAXI_SOURCE": source_url,
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            **(dag_env or {}),
+        },
     )
     local = LocalAirflow(settings)
     started = time.monotonic()

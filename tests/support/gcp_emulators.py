@@ -17,20 +17,15 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.net import free_port
+
 PROJECT = "ny-taxi-local"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def install_duckdb_spatial() -> None:
@@ -64,8 +59,8 @@ class GcpEmulators:
     def __init__(self, root: Path, project: str = PROJECT) -> None:
         self.root = Path(root).resolve()
         self.project = project
-        self.gcs_port = _free_port()
-        self.bq_port = _free_port()
+        self.gcs_port = free_port()
+        self.bq_port = free_port()
         self._processes: list[subprocess.Popen] = []
         self.start_seconds = 0.0
 
