@@ -44,8 +44,11 @@ pg-up: venv
 pg-down:
 	scripts/pg.sh stop
 
-run: pg-up
-	$(PY) scripts/run_local.py --taxi $(TAXI) --start $(START) --end $(END) $(if $(SOURCE),--source $(SOURCE))
+# A bad TAXI/START/END is reported (one line naming it) before Postgres starts.
+run: venv
+	@$(PY) scripts/run_local.py --check --taxi "$(TAXI)" --start "$(START)" --end "$(END)"
+	scripts/pg.sh start
+	$(PY) scripts/run_local.py --taxi "$(TAXI)" --start "$(START)" --end "$(END)" $(if $(SOURCE),--source "$(SOURCE)")
 
 test: venv-dev
 	$(PY) -m pytest

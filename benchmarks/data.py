@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import WORK, say
 from taxi_pipeline.months import Month
-from taxi_pipeline.specs import SPECS, TaxiSpec
+from taxi_pipeline.specs import SPECS
+from tests.support.load_paths import MonthFile
 
 GENERATED = WORK / "data"
 _MIRROR_NAME = re.compile(r"^(?P<taxi>green|yellow)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.csv\.gz$")
-
-
-@dataclass(frozen=True)
-class MonthFile:
-    spec: TaxiSpec
-    month: Month
-    path: Path
-    root: Path  # the release-layout directory the path is in: the DAG's source base
-
-    @property
-    def label(self) -> str:
-        return f"{self.spec.taxi} {self.month}"
-
-    @property
-    def filename(self) -> str:
-        return self.spec.filename(self.month.year, self.month.month)
 
 
 def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root: Path = GENERATED) -> list[MonthFile]:

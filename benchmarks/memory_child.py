@@ -32,9 +32,8 @@ def main() -> None:
     from airflow.providers.postgres.hooks.postgres import PostgresHook  # noqa: F401
 
     import taxi_pipeline.factory  # noqa: F401
-    import taxi_pipeline.postgres_tasks  # noqa: F401
-    from benchmarks.data import MonthFile
-    from benchmarks.load_paths import Ours
+    import taxi_pipeline.postgres.tasks  # noqa: F401
+    from tests.support.load_paths import MonthFile, Ours
     from taxi_pipeline.months import Month
     from taxi_pipeline.specs import SPECS
 

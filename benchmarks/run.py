@@ -105,9 +105,9 @@ def main() -> int:
                 datasets.append((f"{small_months} small generated months (green 2019-01..{small[-1].month}, {small_rows:,} "
                                  f"rows each{size}): the fixed costs per month weigh more", small, _int("SMALL_REPS", 3)))
         if "main" in selected:
-            from taxi_pipeline.postgres_load import copy_streams_from_env
+            from taxi_pipeline.settings import Settings
 
-            streams = copy_streams_from_env()  # the deployment's setting, before the case varies it
+            streams = Settings.from_env().copy_streams  # the deployment's setting, before the case varies it
             results["main"] = []
             for label, months, repetitions in datasets:
                 say(f"case 1: first load and re-load: {label}")

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins")]
 
 
 def _configure_airflow(args: argparse.Namespace) -> None:
@@ -45,7 +46,6 @@ def _configure_airflow(args: argparse.Namespace) -> None:
         if "://" not in source:
             source = str(Path(source).resolve())
         os.environ["AIRFLOW_VAR_NY_TAXI_SOURCE"] = source
-    sys.path[:0] = [str(ROOT / "plugins")]
 
 
 def _rows_per_file(taxis: list[str]) -> list[tuple[str, int]]:
@@ -62,23 +62,44 @@ def _rows_per_file(taxis: list[str]) -> list[tuple[str, int]]:
     return out
 
 
+def _checked_window(args: argparse.Namespace):
+    """The months to load; a bad TAXI/START/END is one line naming the make variable."""
+    from taxi_pipeline.months import Month, ParamError, Window
+    from taxi_pipeline.specs import SPECS
+
+    if args.taxi not in (*SPECS, "all"):
+        raise ParamError(f"TAXI: expected one of {', '.join([*sorted(SPECS), 'all'])}, got {args.taxi!r}")
+    first, last = Month.parse(args.start, name="START"), Month.parse(args.end, name="END")
+    if first > last:
+        raise ParamError(f"START={first} is after END={last}")
+    return Window(first, last)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--taxi", default="all", choices=["green", "yellow", "all"])
+    parser.add_argument("--taxi", default="all", help="green, yellow or all")
     parser.add_argument("--start", default="2019-01", help="first month, YYYY-MM")
     parser.add_argument("--end", default="2019-02", help="last month, YYYY-MM")
     parser.add_argument("--source", default="", help="base URL or mirror directory (default: GitHub releases)")
+    parser.add_argument("--check", action="store_true", help="only validate TAXI/START/END")
     args = parser.parse_args(argv)
+    from taxi_pipeline.months import ParamError
+
+    try:
+        window = _checked_window(args)
+    except ParamError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        return 0
     _configure_airflow(args)
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
 
-    from taxi_pipeline.months import Window
     from taxi_pipeline.specs import get_spec
 
     taxis = ["green", "yellow"] if args.taxi == "all" else [args.taxi]
-    window = Window.from_env()  # validates START/END and names the bad one
     initdb()  # idempotent: creates or upgrades the local metadata DB
     dags = DagBag(dag_folder=str(ROOT / "dags")).dags
     failed: list[str] = []

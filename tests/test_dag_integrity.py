@@ -69,11 +69,23 @@ def test_gcp_setup_dag(dagbag):
 
 
 def test_gcp_monthly_load_uses_an_explicit_schema(dagbag):
-    load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table").build()  # the real operator
-    assert load.autodetect is False and load.skip_leading_rows == 1
-    assert load.compression == "GZIP" and load.write_disposition == "WRITE_TRUNCATE"
-    assert [f["name"] for f in load.schema_fields] == SPECS["green"].column_names
-    assert {f["type"] for f in load.schema_fields} == {"STRING", "TIMESTAMP", "INTEGER", "NUMERIC"}
+    load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table").arguments  # the real operator's
+    assert load["autodetect"] is False and load["skip_leading_rows"] == 1
+    assert load["compression"] == "GZIP" and load["write_disposition"] == "WRITE_TRUNCATE"
+    assert [f["name"] for f in load["schema_fields"]] == SPECS["green"].column_names
+    assert {f["type"] for f in load["schema_fields"]} == {"STRING", "TIMESTAMP", "INTEGER", "NUMERIC"}
+
+
+def test_tasks_get_the_run_as_arguments_not_by_task_id(dagbag):
+    """Values flow as XComArgs: the operators' arguments name the upstream task objects."""
+    from airflow.sdk import XComArg
+
+    dag = dagbag.dags["gcp_taxi_green"]
+    merge = dag.get_task("hash_merge").arguments
+    assert isinstance(merge["configuration"], XComArg) and merge["configuration"].operator.task_id == "find_partitions"
+    assert merge["month_label"].operator.task_id == "resolve_month"
+    drop = dag.get_task("drop_monthly_table").arguments["deletion_dataset_table"]
+    assert (drop.operator.task_id, drop.key) == ("upload_to_gcs", "monthly_table")
 
 
 def test_retries_default_is_three(monkeypatch):
@@ -170,10 +182,11 @@ def test_lazy_operator_builds_the_real_operator_with_its_dag(dagbag):
     """What the worker runs: the provider's class, this task's id, the DAG's id (BigQuery job labels)."""
     from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
 
-    merge = dagbag.dags["gcp_taxi_green"].get_task("hash_merge")
-    assert merge.operator_name == "HashMergeJobOperator"
-    inner = merge.build()
+    ensure = dagbag.dags["gcp_taxi_green"].get_task("ensure_tables")
+    assert ensure.operator_name == "BigQueryInsertJobOperator"
+    assert dagbag.dags["gcp_taxi_green"].get_task("hash_merge").operator_name == "HashMergeJobOperator"
+    inner = ensure.build()
     assert isinstance(inner, BigQueryInsertJobOperator)
-    assert (inner.task_id, inner.dag_id) == ("hash_merge", "gcp_taxi_green")
-    assert "bigquery/merge.sql" in inner.configuration["query"]["query"]
+    assert (inner.task_id, inner.dag_id) == ("ensure_tables", "gcp_taxi_green")
+    assert inner.configuration["query"]["query"].startswith("CREATE TABLE IF NOT EXISTS green_tripdata (")
     assert len(dagbag.dags["gcp_taxi_green"].tasks) == len(EXPECTED_TASKS["gcp"])  # nothing registered twice

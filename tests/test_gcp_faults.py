@@ -169,17 +169,14 @@ def test_merge_failure_leaves_main_table_unchanged_and_rerun_succeeds(target, bq
     keeps it. A month without blank vendors merges; the next month has ~40% blank vendors, so the
     MERGE job itself fails on the constraint. Dropping the constraint (BigQuery DDL:
     ``ALTER COLUMN ... DROP NOT NULL``) and re-running loads the month."""
-    import jinja2
+    from google.cloud import bigquery
 
-    from taxi_pipeline.sql_templates import SQL_DIR
+    from taxi_pipeline.sql_templates import render
 
-    project, dataset = target.split(".")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)), undefined=jinja2.StrictUndefined)
-    ddl = env.get_template("bigquery/create_table.sql").render(
-        taxi=GREEN, var={"value": {"gcp_project_id": project, "gcp_dataset": dataset}}
-    )
+    ddl = render("bigquery/create_table.sql", taxi=GREEN)
     assert ddl.count("\n    VendorID STRING OPTIONS") == 1
-    bq.query(ddl.replace("\n    VendorID STRING OPTIONS", "\n    VendorID STRING NOT NULL OPTIONS")).result()
+    bq.query(ddl.replace("\n    VendorID STRING OPTIONS", "\n    VendorID STRING NOT NULL OPTIONS"),
+             job_config=bigquery.QueryJobConfig(default_dataset=target)).result()
 
     # June without the rows whose vendor is blank: it satisfies the constraint.
     june = fake_tlc.write_month(server.root, GREEN, 2020, 6, ROWS, seed=34)

@@ -139,14 +139,10 @@ def test_yellow_month_uploaded_in_several_chunks(gcp_emulators, lake, bq, gcs, s
 
 
 def test_rendered_create_table_is_partitioned_by_pickup_date():
-    import jinja2
+    from taxi_pipeline.sql_templates import render
 
-    from taxi_pipeline.sql_templates import SQL_DIR
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)), undefined=jinja2.StrictUndefined)
-    ddl = env.get_template("bigquery/create_table.sql").render(
-        taxi=YELLOW, var={"value": {"gcp_project_id": "p", "gcp_dataset": "d"}}
-    )
+    ddl = render("bigquery/create_table.sql", taxi=YELLOW)
+    assert ddl.startswith("CREATE TABLE IF NOT EXISTS yellow_tripdata (")  # in the job's default dataset
     assert ddl.rstrip().endswith("PARTITION BY DATE(tpep_pickup_datetime)")
     assert "unique_row_id BYTES" in ddl and "fare_amount NUMERIC" in ddl and "VendorID STRING" in ddl
     assert "tpep_pickup_datetime TIMESTAMP OPTIONS (description = 'The date and time when the meter was engaged.')" in ddl
@@ -154,23 +150,12 @@ def test_rendered_create_table_is_partitioned_by_pickup_date():
 
 def test_rendered_merge_prunes_to_the_months_partitions():
     """The MERGE restricts the target to the partitions the month touches, as constants."""
-    import jinja2
+    from taxi_pipeline.sql_templates import render
 
-    from taxi_pipeline.sql_templates import SQL_DIR
-
-    class XComs:  # the two upstream results the template reads
-        def xcom_pull(self, task_ids: str):
-            return {
-                "resolve_month": {"filename": "green_tripdata_2020-01.csv", "monthly_table": "green_tripdata_2020_01"},
-                "find_partitions": {"rows": 3, "dates": ["2009-01-01", "2020-01-31"], "null_pickups": False},
-            }[task_ids]
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)), undefined=jinja2.StrictUndefined)
-    sql = env.get_template("bigquery/merge.sql").render(
-        taxi=GREEN, ti=XComs(), var={"value": {"gcp_project_id": "p", "gcp_dataset": "d"}}
-    )
-    assert "MERGE INTO `p.d.green_tripdata` AS T" in sql
-    assert "FROM `p.d.green_tripdata_2020_01` AS S" in sql
+    sql = render("bigquery/merge.sql", taxi=GREEN, filename="green_tripdata_2020-01.csv",
+                 monthly_table="green_tripdata_2020_01", dates=["2009-01-01", "2020-01-31"], null_pickups=False)
+    assert "MERGE INTO green_tripdata AS T" in sql
+    assert "FROM green_tripdata_2020_01 AS S" in sql
     assert 'AND (DATE(T.lpep_pickup_datetime) IN UNNEST(ARRAY<DATE>[DATE "2009-01-01", DATE "2020-01-31"]))' in sql
     assert "WHEN NOT MATCHED THEN" in sql and "WHEN MATCHED" not in sql
 

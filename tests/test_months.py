@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from taxi_pipeline.months import Month, ParamError, Window, resolve_month
-from taxi_pipeline.run_info import describe_run
+from taxi_pipeline.run import describe_run
 from taxi_pipeline.source import BadSourceFile, month_url
 from taxi_pipeline.specs import GREEN, YELLOW, get_spec
 
@@ -67,10 +67,8 @@ def test_month_arithmetic_and_window():
     assert [str(m) for m in Window(Month(2019, 11), Month(2020, 2)).months()] == [
         "2019-11", "2019-12", "2020-01", "2020-02"]
     assert len(WINDOW.months()) == 31
-    with pytest.raises(ParamError, match="NY_TAXI_START_MONTH"):
-        Window.from_env({"NY_TAXI_START_MONTH": "2019/01"})
     with pytest.raises(ParamError, match="is after"):
-        Window.from_env({"NY_TAXI_START_MONTH": "2020-01", "NY_TAXI_END_MONTH": "2019-12"})
+        Window(Month(2020, 1), Month(2019, 12))
 
 
 def test_url_and_filename():
@@ -84,12 +82,14 @@ def test_url_and_filename():
 
 def test_describe_run_derives_everything_from_the_validated_month(tmp_path):
     info = describe_run(GREEN, WINDOW, {"year": 2019, "month": 12}, None, str(tmp_path),
-                        dag_id="postgres_taxi_green", run_id="manual__x", staging_schema="taxi_staging")
+                        dag_id="postgres_taxi_green", run_id="manual__x")
     assert info["filename"] == "green_tripdata_2019-12.csv"
     assert info["url"] == f"{tmp_path}/green/green_tripdata_2019-12.csv.gz"
     assert info["staging_table"].startswith("taxi_staging.green_2019_12_")
+    assert info["partition"] == "public.green_tripdata_2019_12"
+    assert (info["object_name"], info["monthly_table"]) == ("green/green_tripdata_2019-12.csv.gz", "green_tripdata_2019_12")
     other = describe_run(GREEN, WINDOW, {"year": 2019, "month": 12}, None, str(tmp_path),
-                         dag_id="postgres_taxi_green", run_id="manual__y", staging_schema="taxi_staging")
+                         dag_id="postgres_taxi_green", run_id="manual__y")
     assert other["staging_table"] != info["staging_table"]  # two runs of a month never share staging
 
 
@@ -99,4 +99,4 @@ def test_describe_run_derives_everything_from_the_validated_month(tmp_path):
 )
 def test_bad_source_base_is_named(base, message):
     with pytest.raises(BadSourceFile, match=message):
-        describe_run(GREEN, WINDOW, {}, utc(2019, 1, 1), base, dag_id="d", run_id="r", staging_schema="s")
+        describe_run(GREEN, WINDOW, {}, utc(2019, 1, 1), base, dag_id="d", run_id="r")

@@ -1,7 +1,7 @@
 """The partitioned load path keeps the course's semantics exactly, on rows built to break shortcuts.
 
-Every step loads the same files twice: through the DAG's tasks (benchmarks/load_paths.py: Ours --
-ensure_tables, load_month, merge.sql, drop_staging, as the tasks run them) and through the course's
+Every step loads the same files twice: through the DAG's tasks (tests/support/load_paths.py: Ours --
+ensure_tables and the functions load_staging, hash_merge and drop_staging run) and through the course's
 Kestra SQL (Kestra: TRUNCATE, COPY, UPDATE ... md5, MERGE into an unindexed table), each into its
 own database; after every step both must hold the same (unique_row_id, filename) rows.
 
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.data import MonthFile
-from benchmarks.load_paths import Kestra, Ours
+from tests.support.load_paths import Kestra, MonthFile, Ours
 from taxi_pipeline.months import Month
 from taxi_pipeline.specs import GREEN
 

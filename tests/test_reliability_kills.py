@@ -131,7 +131,7 @@ def test_sigkill_during_merge(taxi_db, monitor, source, months, tmp_path, monkey
     """)
     child = start_child_run(2019, 8, tmp_path / "child.log")
     try:
-        pid = wait_for("the merge's INSERT to run", lambda: backend(monitor, "WITH staged AS", state="active"))
+        pid = wait_for("the merge's INSERT to run", lambda: backend(monitor, "INSERT INTO public.green_tripdata", state="active"))
         time.sleep(1.0)  # ~200 of 1,000 rows inserted, uncommitted
         assert monitor.execute("SELECT count(*) FROM green_tripdata").fetchone()[0] == before[0]
         os.killpg(child.pid, signal.SIGKILL)

@@ -7,18 +7,17 @@ environment is read here; providers and clients are imported when the tasks run.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from airflow.sdk import DAG, Param, Variable, get_current_context, task
+from airflow.sdk import DAG, Param, Variable, XComArg, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from taxi_pipeline.months import ParamError, Window
-from taxi_pipeline.run_info import describe_run
-from taxi_pipeline.settings import STAGING_SCHEMA, Settings
-from taxi_pipeline.source import DEFAULT_SOURCE, SOURCE_VARIABLE, BadSourceFile
+from taxi_pipeline.run import MonthRun, describe_run
+from taxi_pipeline.settings import DEFAULT_SOURCE, SOURCE_VARIABLE, Settings
+from taxi_pipeline.source import BadSourceFile
 from taxi_pipeline.specs import TaxiSpec, get_spec
-from taxi_pipeline.sql_templates import SQL_DIR
 
 OWNER = "ny-taxi"
 
@@ -43,9 +42,9 @@ def month_params(window: Window) -> dict[str, Param]:
     }
 
 
-def resolve_month_task(spec: TaxiSpec, window: Window):
+def resolve_month_task(spec: TaxiSpec, window: Window) -> XComArg:
     @task(task_id="resolve_month", retries=0)
-    def resolve_month() -> dict[str, Any]:
+    def resolve_month() -> MonthRun:
         """Validate params / logical date and derive URL, filename and this run's staging table."""
         context = get_current_context()
         dag_run = context["dag_run"]
@@ -58,7 +57,6 @@ def resolve_month_task(spec: TaxiSpec, window: Window):
                 Variable.get(SOURCE_VARIABLE, default=DEFAULT_SOURCE),
                 dag_id=dag_run.dag_id,
                 run_id=dag_run.run_id,
-                staging_schema=STAGING_SCHEMA,
             )
         except (ParamError, BadSourceFile) as exc:  # retrying cannot fix a bad parameter
             raise AirflowFailException(str(exc)) from exc
@@ -66,27 +64,19 @@ def resolve_month_task(spec: TaxiSpec, window: Window):
     return resolve_month()
 
 
-def _postgres_steps(spec: TaxiSpec, run_info) -> None:
-    from taxi_pipeline.postgres_tasks import add_postgres_steps
+def _postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+    from taxi_pipeline.postgres.tasks import add_postgres_steps
 
-    add_postgres_steps(spec, run_info)
-
-
-def _gcp_steps(spec: TaxiSpec, run_info) -> None:
-    import os
-
-    from taxi_pipeline.gcp_tasks import add_gcp_steps
-
-    # Deferrable load/merge jobs free the worker slot while BigQuery works (needs a triggerer).
-    add_gcp_steps(
-        spec,
-        run_info,
-        deferrable=os.environ.get("NY_TAXI_GCP_DEFERRABLE", "false").lower() == "true",
-        file_format=os.environ.get("NY_TAXI_GCP_FILE_FORMAT", "csv").lower(),
-    )
+    add_postgres_steps(spec, run, settings)
 
 
-TARGETS: dict[str, Callable[[TaxiSpec, Any], None]] = {
+def _gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+    from taxi_pipeline.gcp.tasks import add_gcp_steps
+
+    add_gcp_steps(spec, run, settings)
+
+
+TARGETS: dict[str, Callable[[TaxiSpec, XComArg, Settings], None]] = {
     "postgres": _postgres_steps,
     "gcp": _gcp_steps,
 }
@@ -117,13 +107,6 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
         },
         tags=["ny_taxi", target, taxi],
         doc_md=doc_md,
-        template_searchpath=[str(SQL_DIR)],
-        user_defined_macros={
-            "taxi": spec,
-            "staging_schema": STAGING_SCHEMA,
-            "staging_ttl_seconds": int(settings.staging_ttl.total_seconds()),
-        },
-        render_template_as_native_obj=False,
     ) as dag:
-        TARGETS[target](spec, resolve_month_task(spec, window))
+        TARGETS[target](spec, resolve_month_task(spec, window), settings)
     return dag

@@ -7,16 +7,10 @@ win over the logical date, and may have no logical date at all.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
-
-DEFAULT_FIRST_MONTH = "2019-01"
-DEFAULT_LAST_MONTH = "2021-07"  # the last month DataTalksClub/nyc-tlc-data publishes
-START_ENV = "NY_TAXI_START_MONTH"
-END_ENV = "NY_TAXI_END_MONTH"
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -72,16 +66,7 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.first > self.last:
-            raise ParamError(f"{START_ENV}={self.first} is after {END_ENV}={self.last}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Window:
-        """Read the window from the environment (parse time is fine: no Variable.get, no network)."""
-        env = os.environ if environ is None else environ
-        return cls(
-            Month.parse(env.get(START_ENV) or DEFAULT_FIRST_MONTH, name=START_ENV),
-            Month.parse(env.get(END_ENV) or DEFAULT_LAST_MONTH, name=END_ENV),
-        )
+            raise ParamError(f"the window's first month {self.first} is after its last {self.last}")
 
     def __contains__(self, month: Month) -> bool:
         return self.first <= month <= self.last
@@ -132,6 +117,6 @@ def resolve_month(params: Mapping[str, Any], logical_date: datetime | None, wind
         name = "year/month" if origin == "params" else "logical date"
         raise ParamError(
             f"{name}: {chosen} is outside this DAG's window {window.first}..{window.last} "
-            f"(set {START_ENV}/{END_ENV} to widen it)"
+            "(set NY_TAXI_START_MONTH/NY_TAXI_END_MONTH to widen it)"
         )
     return chosen, origin

@@ -11,24 +11,21 @@ plain local directories with the same layout ``{base}/{taxi}/{taxi}_tripdata_{YY
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 from taxi_pipeline.months import Month
+from taxi_pipeline.settings import SOURCE_VARIABLE
 from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCE = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
-SOURCE_VARIABLE = "ny_taxi_source"  # Airflow Variable (or env AIRFLOW_VAR_NY_TAXI_SOURCE)
-READ_TIMEOUT_ENV = "NY_TAXI_HTTP_READ_TIMEOUT"
 CHUNK_BYTES = 1 << 20
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -80,10 +77,11 @@ class Opened:
 
 
 @contextmanager
-def open_source(url: str, label: str) -> Iterator[Opened]:
-    """Open the compressed stream of ``url``; ``label`` (e.g. ``green 2019-01``) goes into errors."""
+def open_source(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
+    """Open the compressed stream of ``url``; ``label`` (e.g. ``green 2019-01``) goes into errors;
+    an HTTP source that sends nothing for ``read_timeout`` seconds fails the attempt."""
     if urlparse(url).scheme in ("http", "https"):
-        with _open_http(url, label) as opened:
+        with _open_http(url, label, read_timeout) as opened:
             yield opened
         return
     path = _local_path(url)
@@ -94,10 +92,9 @@ def open_source(url: str, label: str) -> Iterator[Opened]:
 
 
 @contextmanager
-def _open_http(url: str, label: str) -> Iterator[Opened]:
+def _open_http(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
     import requests  # heavy-ish; keep it out of DAG parsing
 
-    read_timeout = float(os.environ.get(READ_TIMEOUT_ENV, "60"))
     try:
         response = requests.get(url, stream=True, timeout=(15, read_timeout))
     except requests.RequestException as exc:
@@ -249,11 +246,13 @@ def check_header(columns: list[str], spec: TaxiSpec, filename: str) -> None:
 
 
 @contextmanager
-def _checked_stream(url: str, spec: TaxiSpec, month: Month, raw_wrapper=None) -> Iterator[CsvStream]:
+def _checked_stream(
+    url: str, spec: TaxiSpec, month: Month, read_timeout: float, raw_wrapper=None
+) -> Iterator[CsvStream]:
     """Open a month, check its header, yield the CSV stream; log a summary line at the end."""
     label = f"{spec.taxi} {month}"
     log.info("%s: streaming %s", label, url)
-    with open_source(url, label) as opened:
+    with open_source(url, label, read_timeout) as opened:
         raw = raw_wrapper(opened.raw) if raw_wrapper else opened.raw
         stream = CsvStream(raw, label=label, url=url, size=opened.size)
         check_header(stream.read_header(), spec, spec.filename(month.year, month.month) + ".gz")
@@ -262,9 +261,9 @@ def _checked_stream(url: str, spec: TaxiSpec, month: Month, raw_wrapper=None) ->
 
 
 @contextmanager
-def open_month_csv(url: str, spec: TaxiSpec, month: Month) -> Iterator[CsvStream]:
+def open_month_csv(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float) -> Iterator[CsvStream]:
     """Open a month, check its header, and yield the decompressed data stream (for COPY)."""
-    with _checked_stream(url, spec, month) as stream:
+    with _checked_stream(url, spec, month, read_timeout) as stream:
         yield stream
 
 
@@ -322,7 +321,7 @@ class VerifiedGzipReader:
 
 
 @contextmanager
-def open_month_gzip(url: str, spec: TaxiSpec, month: Month) -> Iterator[VerifiedGzipReader]:
+def open_month_gzip(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float) -> Iterator[VerifiedGzipReader]:
     """Like :func:`open_month_csv`, but yields the verified compressed stream (for the GCS lake)."""
     recorders: list[_RecordingRaw] = []
 
@@ -330,11 +329,6 @@ def open_month_gzip(url: str, spec: TaxiSpec, month: Month) -> Iterator[Verified
         recorders.append(_RecordingRaw(raw))
         return recorders[-1]
 
-    with _checked_stream(url, spec, month, raw_wrapper=record) as stream:
+    with _checked_stream(url, spec, month, read_timeout, raw_wrapper=record) as stream:
         yield VerifiedGzipReader(stream, recorders[0])
 
-
-def copy_stream(stream: CsvStream, out: IO[bytes]) -> None:
-    """Write the whole data stream to ``out`` (used by benchmarks and uploads)."""
-    while chunk := stream.read(CHUNK_BYTES):
-        out.write(chunk)

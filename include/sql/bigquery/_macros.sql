@@ -1,8 +1,5 @@
-{#- Shared BigQuery fragments rendered from the taxi spec (``taxi``). -#}
-
-{%- macro table_ref(name) -%}
-`{{ var.value.gcp_project_id }}.{{ var.value.gcp_dataset }}.{{ name }}`
-{%- endmacro -%}
+{#- Shared BigQuery fragments rendered from the taxi spec (``taxi``). Tables are named relative to
+    the job's default dataset (the Variables gcp_project_id.gcp_dataset, set on every job). -#}
 
 {%- macro column_list(taxi, prefix="") -%}
 {%- for column in taxi.columns %}{{ prefix }}{{ column.name }}{{ ", " if not loop.last }}{% endfor -%}

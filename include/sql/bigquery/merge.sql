@@ -1,24 +1,22 @@
 {#- The hash-merge into the partitioned main table: the course's MERGE (WHEN NOT MATCHED THEN
     INSERT: rows whose id is present are skipped, in-file duplicates are all inserted), with the
-    target restricted to the pickup-date partitions this month's rows touch, passed as constants
-    (find_partitions computed them) so BigQuery prunes -- and bills -- only those partitions
+    target restricted to the pickup-date partitions this month's rows touch (``dates``, found by
+    find_partitions), passed as constants so BigQuery prunes -- and bills -- only those partitions
     instead of scanning the whole table every month. A row with the same id has the same pickup,
     hence the same partition, so the restriction cannot miss a match. -#}
-{%- import "bigquery/_macros.sql" as m with context -%}
-{%- set run = ti.xcom_pull(task_ids="resolve_month") -%}
-{%- set touched = ti.xcom_pull(task_ids="find_partitions") -%}
-MERGE INTO {{ m.table_ref(taxi.table) }} AS T
+{%- import "bigquery/_macros.sql" as m -%}
+MERGE INTO {{ taxi.table }} AS T
 USING (
     SELECT
         {{ m.unique_row_id(taxi, "S.") }} AS unique_row_id,
-        "{{ run.filename }}" AS filename,
+        "{{ filename }}" AS filename,
         {{ m.column_list(taxi, "S.") }}
-    FROM {{ m.table_ref(run.monthly_table) }} AS S
+    FROM {{ monthly_table }} AS S
 ) AS S
 ON T.unique_row_id = S.unique_row_id
     AND (DATE(T.{{ taxi.pickup_column }}) IN UNNEST(ARRAY<DATE>[
-        {%- for day in touched.dates %}DATE "{{ day }}"{{ ", " if not loop.last }}{% endfor -%}
-    ]){% if touched.null_pickups %} OR T.{{ taxi.pickup_column }} IS NULL{% endif %})
+        {%- for day in dates %}DATE "{{ day }}"{{ ", " if not loop.last }}{% endfor -%}
+    ]){% if null_pickups %} OR T.{{ taxi.pickup_column }} IS NULL{% endif %})
 WHEN NOT MATCHED THEN
     INSERT (unique_row_id, filename, {{ m.column_list(taxi) }})
     VALUES (S.unique_row_id, S.filename, {{ m.column_list(taxi, "S.") }})

@@ -7,9 +7,9 @@
     into a plain column). ``reload`` (the month already has a partition): UNLOGGED and without ids,
     as the merge only compares it with that partition, hashing in parallel workers. -#}
 {%- import "postgres/_macros.sql" as m -%}
-DROP TABLE IF EXISTS {{ run.staging_table }};
-CREATE {{ "UNLOGGED " if reload }}TABLE {{ run.staging_table }} (
+DROP TABLE IF EXISTS {{ staging_table }};
+CREATE {{ "UNLOGGED " if reload }}TABLE {{ staging_table }} (
     unique_row_id text{% if not reload %} GENERATED ALWAYS AS ({{ m.row_id_function(taxi, staging_schema) }}({{ m.hash_column_list(taxi) }})) STORED{% endif %},
-    filename text NOT NULL DEFAULT '{{ run.filename }}' CHECK (filename = '{{ run.filename }}'),
+    filename text NOT NULL DEFAULT {{ filename | literal }} CHECK (filename = {{ filename | literal }}),
 {{- m.column_definitions(taxi) }}
 );

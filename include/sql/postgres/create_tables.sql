@@ -1,11 +1,11 @@
-{#- Idempotent DDL for one taxi type: the main table, the schema of the per-run staging tables and
-    the two functions the load uses.
+{#- Idempotent DDL for one taxi type: the main table, its one partial index, the schema of the
+    per-run staging tables and the functions the load and the merge use.
 
     The main table has the course's columns and is LIST-partitioned by ``filename``: one partition
     per monthly file. A first load builds the month's partition as its staging table (rows written
-    once, by COPY) and the merge attaches it; nothing is ever rewritten (see merge.sql). No index
-    on unique_row_id: each partition has only a small partial "rest" index (below), so a month
-    costs the same however many months the table already holds. -#}
+    once, by COPY) and the merge attaches it (plugins/taxi_pipeline/postgres/merge.py). There is no
+    index on unique_row_id: the only index is the small partial "strays" index below, which is what
+    lets a merge find every row that can share an id with a month without reading other months. -#}
 {%- import "postgres/_macros.sql" as m -%}
 -- Concurrent first runs would race on CREATE ... IF NOT EXISTS (pg_type unique violation).
 SELECT pg_advisory_xact_lock(hashtext('ny_taxi_ddl'));
@@ -55,19 +55,42 @@ CREATE OR REPLACE FUNCTION {{ m.row_id_function(taxi, staging_schema) }}(
     SELECT {{ m.unique_row_id(taxi, timestamp_text=staging_schema ~ ".timestamp_text") }}
 $fn$;
 
--- A month's "own" rows: pickup in [first, after), whole seconds, and a VendorID that is empty or one
--- digit. For two such rows the id text '<vendor><pickup as YYYY-MM-DD HH:MI:SS>...' can only be
--- equal if the pickups are: the 19-character pickup starts right after a 0- or 1-character vendor
--- (and a 4-digit year cannot begin where another row's year has its '-'). So an own row can only
--- share its id with rows picked up at the same second. Every other row (pickups outside the file's
--- month, odd vendors, fractional seconds, NULL pickups) goes in its partition's partial "rest"
--- index: a few per thousand rows in the real files. Truly immutable, so SQL-inlined.
-CREATE OR REPLACE FUNCTION {{ m.in_month_function(taxi, staging_schema) }}(
-    {{ m.id_prefix_parameters(taxi) }}pickup timestamp, first timestamp, after timestamp
-) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-    SELECT pickup >= first AND pickup < after
-        AND date_trunc('second', pickup) = pickup
-        AND ({% for name in taxi.postgres_hash_columns[:taxi.postgres_hash_columns.index(taxi.pickup_column)] -%}
-            COALESCE(CAST({{ name }} AS text), ''){{ " || " if not loop.last }}
-        {%- endfor %}) IN ('', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
+{%- set prefix = taxi.postgres_hash_columns[:taxi.postgres_hash_columns.index(taxi.pickup_column)] %}
+
+-- Why a merge may look at so few rows. The id is md5 of the text '<VendorID><pickup><dropoff>...'.
+-- Call a row's pickup *fixed* when that text pins it down: the pickup is whole seconds in years
+-- 1000..9999 (so its text is the 19 characters 'YYYY-MM-DD HH:MI:SS') and VendorID's text is empty
+-- or one digit. Two rows with fixed pickups and the same id text have the same pickup: the pickup
+-- text starts at offset 0 or 1, and it cannot start at 0 in one text and at 1 in the other (the
+-- first text has its year's '-' where the second has its year's last digit). So, md5 collisions
+-- aside (the course's MERGE would see those as matches), a row with a fixed pickup p can share its
+-- id only with rows whose fixed pickup is p, or whose pickup is not fixed.
+--
+-- fixed_pickup() is that pickup, NULL when the pickup is not fixed.
+CREATE OR REPLACE FUNCTION {{ staging_schema }}.{{ taxi.taxi }}_fixed_pickup(
+    {% for name in prefix %}{{ name }} {{ taxi.column(name).postgres_type }}, {% endfor %}pickup timestamp
+) RETURNS timestamp LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT CASE WHEN pickup >= '1000-01-01' AND pickup < '10000-01-01'
+                     AND date_trunc('second', pickup) = pickup
+                     AND ({% for name in prefix %}COALESCE(CAST({{ name }} AS text), ''){{ " || " if not loop.last }}{% endfor %}) IN ('', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
+                THEN pickup END
 $fn$;
+
+-- A partition's *home* rows: fixed pickup inside the file's month (the month is read from the
+-- filename, '<taxi>_tripdata_YYYY-MM.csv', which the staging table's CHECK guarantees). Every other
+-- row is a *stray* (picked up in another month, or a pickup that is not fixed): a few per thousand
+-- in the real files. A home row of month M can then share its id only with home rows of M's own
+-- partition, strays whose fixed pickup lies in M, and strays without a fixed pickup -- all of them
+-- in the strays index, except the first.
+CREATE OR REPLACE FUNCTION {{ staging_schema }}.{{ taxi.taxi }}_home(
+    {% for name in prefix %}{{ name }} {{ taxi.column(name).postgres_type }}, {% endfor %}pickup timestamp, filename text
+) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT COALESCE(date_trunc('month', {{ staging_schema }}.{{ taxi.taxi }}_fixed_pickup({% for name in prefix %}{{ name }}, {% endfor %}pickup))
+        = make_timestamp(left(split_part(filename, '_', 3), 4)::int, substr(split_part(filename, '_', 3), 6, 2)::int, 1, 0, 0, 0), false)
+$fn$;
+
+-- The strays of every partition, keyed by fixed pickup (NULL: not fixed). One definition on the
+-- parent: each partition has its own small index, a first load's staging table builds it before
+-- the merge (finish_staging.sql) and ATTACH adopts it.
+CREATE INDEX IF NOT EXISTS {{ taxi.table }}_strays ON public.{{ taxi.table }} ({{ m.fixed_pickup(taxi, staging_schema) }})
+    WHERE {{ m.stray(taxi, staging_schema) }};

@@ -1,10 +1,10 @@
 {#- After the COPY. A first load's staging table keeps its computed ids as plain values (no rewrite)
-    and gets the partition's partial "rest" index (see create_tables.sql), built here so the merge
-    holds its lock only briefly. -#}
+    and gets the partition's strays index (create_tables.sql), built here, outside the merge's lock;
+    ATTACH adopts it because the definition is the parent's. -#}
 {%- import "postgres/_macros.sql" as m -%}
-ALTER TABLE {{ run.staging_table }} ALTER COLUMN filename DROP DEFAULT
+ALTER TABLE {{ staging_table }} ALTER COLUMN filename DROP DEFAULT
     {%- if not reload %}, ALTER COLUMN unique_row_id DROP EXPRESSION{% endif %};
 {%- if not reload %}
-CREATE INDEX {{ run.staging_table.split(".")[-1] }}_rest ON {{ run.staging_table }} (unique_row_id)
-    WHERE {{ m.in_month(taxi, staging_schema, "'" ~ run.month_first ~ "'", "'" ~ run.month_after ~ "'") }} IS NOT TRUE;
+CREATE INDEX {{ staging_table.split(".")[-1] }}_strays ON {{ staging_table }} ({{ m.fixed_pickup(taxi, staging_schema) }})
+    WHERE {{ m.stray(taxi, staging_schema) }};
 {%- endif %}

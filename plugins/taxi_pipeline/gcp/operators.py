@@ -12,7 +12,14 @@ from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobO
 
 
 class HashMergeJobOperator(BigQueryInsertJobOperator):
-    """Runs merge.sql and logs what users look for: rows inserted, bytes processed and billed."""
+    """Runs the MERGE job and logs what users look for: rows inserted, bytes processed and billed.
+
+    ``month_label`` names the month in the log line; ``staged_rows`` is what the monthly table held.
+    """
+
+    def __init__(self, *, month_label: str, staged_rows: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.month_label, self.staged_rows = month_label, staged_rows
 
     def execute(self, context: Any) -> str | None:
         job_id = super().execute(context)
@@ -31,11 +38,9 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
 
             self.hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         job = self.hook.get_job(job_id=job_id, project_id=self.project_id, location=self.location)
-        run = context["ti"].xcom_pull(task_ids="resolve_month")
-        loaded = context["ti"].xcom_pull(task_ids="find_partitions")["rows"]
         inserted = getattr(job, "num_dml_affected_rows", None)
         self.log.info(
             "%s: %s rows in the monthly table, %s inserted, bytes processed %s, billed %s (job %s)",
-            run["label"], f"{loaded:,}", f"{inserted:,}" if inserted is not None else "?",
+            self.month_label, f"{int(self.staged_rows):,}", f"{inserted:,}" if inserted is not None else "?",
             getattr(job, "total_bytes_processed", None), getattr(job, "total_bytes_billed", None), job_id,
         )

@@ -2,11 +2,11 @@
 
 The staging table is shaped like a partition of the main table. On a month's first load, COPY
 computes each row's ``unique_row_id`` as it writes the row (a generated column), so every row is
-written exactly once and the merge can attach the table as the month's partition (merge.sql). When
+written exactly once and the merge can attach the table as the month's partition (merge.py). When
 the month already has a partition, the table is UNLOGGED and id-less: the merge only compares it
 with that partition, hashing in parallel. The main table is not touched here.
 
-Several COPY streams run at once (``NY_TAXI_COPY_STREAMS``, default 2): the CSV is cut at record
+Several COPY streams run at once (setting ``NY_TAXI_COPY_STREAMS``): the CSV is cut at record
 boundaries and dealt out to one connection per stream, so parsing and hashing -- the server's
 work -- use more than one core while this process only gunzips. Errors still name the file's own
 line. A failed load drops its staging table; a killed one leaves it to the teardown/sweep.
@@ -15,14 +15,13 @@ line. A failed load drops its staging table; a killed one leaves it to the teard
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from taxi_pipeline.months import Month
+from taxi_pipeline.run import MonthRun, run_month
 from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, CsvStream, open_month_csv
 from taxi_pipeline.specs import TaxiSpec
@@ -30,8 +29,6 @@ from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
 
-COPY_STREAMS_ENV = "NY_TAXI_COPY_STREAMS"
-DEFAULT_COPY_STREAMS = 2
 _QUEUED_CHUNKS = 2  # per stream: memory stays at a few MB whatever the month's size
 _ABORT = object()
 
@@ -42,16 +39,7 @@ class StagedMonth:
     rows: int
     compressed_bytes: int
     seconds: float
-    reload: bool = False  # the month already had a partition: staged UNLOGGED without ids, to compare
-
-
-def copy_streams_from_env() -> int:
-    raw = os.environ.get(COPY_STREAMS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_COPY_STREAMS
-    if not raw.isdigit() or not 1 <= int(raw) <= 16:
-        raise ValueError(f"{COPY_STREAMS_ENV}: expected an integer 1..16, got {raw!r}")
-    return int(raw)
+    with_ids: bool  # a first load's staging: ids computed, shaped to become the month's partition
 
 
 def copy_error_message(
@@ -177,10 +165,8 @@ def _extra_connection(conn):
     return psycopg.connect(conn.info.dsn, password=conn.info.password)
 
 
-def load_month(
-    conn, spec: TaxiSpec, month: Month, url: str, staging_table: str, *, streams: int | None = None
-) -> StagedMonth:
-    """Create ``staging_table`` and COPY the month's CSV into it; committed only if complete.
+def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeout: float) -> StagedMonth:
+    """Create the run's staging table and COPY the month's CSV into it; committed only if complete.
 
     ``conn`` is a psycopg 3 connection (what ``PostgresHook.get_conn()`` returns with SQLAlchemy
     2); further streams open connections with its parameters. On any error the staging table is
@@ -188,29 +174,22 @@ def load_month(
     """
     import psycopg
 
-    streams = streams or copy_streams_from_env()
-    filename = spec.filename(month.year, month.month)
-    after = month.next()
-    run = {
-        "staging_table": staging_table,
-        "filename": filename,
-        "month_first": f"{month.year:04d}-{month.month:02d}-01",
-        "month_after": f"{after.year:04d}-{after.month:02d}-01",
-    }
-    context = {"taxi": spec, "run": run, "staging_schema": STAGING_SCHEMA}
+    staging_table, filename, month = run["staging_table"], run["filename"], run_month(run)
     started = time.monotonic()
     extra = []
     created = False
     try:
         with conn.cursor() as cursor:
-            reload = bool(cursor.execute(render("postgres/file_partition.sql", **context)).fetchone()[0])
-            with open_month_csv(url, spec, month) as stream:
-                cursor.execute(render("postgres/create_staging.sql", reload=reload, **context))
+            reload = bool(cursor.execute(render("postgres/partition_exists.sql"), {"partition": run["partition"]}).fetchone()[0])
+            names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "staging_table": staging_table,
+                     "filename": filename, "reload": reload}
+            with open_month_csv(run["url"], spec, month, read_timeout=read_timeout) as stream:
+                cursor.execute(render("postgres/create_staging.sql", **names))
                 created = True
                 if streams > 1:  # the other connections must see the table
                     conn.commit()
                     extra = [_extra_connection(conn) for _ in range(streams - 1)]
-                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, **context)
+                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, **names)
                 copies = [_CopyStream(c, copy_sql) for c in [conn, *extra]]
                 for copy in copies:
                     copy.start()
@@ -231,21 +210,21 @@ def load_month(
                 rows = sum(c.rows for c in copies)
             for other in extra:
                 other.commit()
-            cursor.execute(render("postgres/finish_staging.sql", reload=reload, **context))
+            cursor.execute(render("postgres/finish_staging.sql", **names))
         conn.commit()
     except BaseException:
         for c in [conn, *extra]:
             _quietly(c.rollback)
         if created and streams > 1:  # committed before the COPY: take it away again
-            _quietly(lambda: (conn.execute(f"DROP TABLE IF EXISTS {staging_table}"), conn.commit()))
+            _quietly(lambda: (conn.execute(render("postgres/drop_staging.sql", staging_table=staging_table)), conn.commit()))
         raise
     finally:
         for other in extra:
             _quietly(other.close)
-    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, time.monotonic() - started, reload)
+    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, time.monotonic() - started, not reload)
     log.info(
-        "%s %s: staged %s rows (%.1f MB compressed) into %s in %.1f s, %s rows/s, %d COPY stream(s)%s",
-        spec.taxi, month, f"{rows:,}", staged.compressed_bytes / 1e6, staging_table, staged.seconds,
+        "%s: staged %s rows (%.1f MB compressed) into %s in %.1f s, %s rows/s, %d COPY stream(s)%s",
+        run["label"], f"{rows:,}", staged.compressed_bytes / 1e6, staging_table, staged.seconds,
         f"{rows / max(staged.seconds, 1e-9):,.0f}", streams, " (month loaded before: compare only)" if reload else "",
     )
     return staged

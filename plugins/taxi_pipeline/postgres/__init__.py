@@ -1,0 +1,2 @@
+"""The Postgres target: ``steps`` (what each task does), ``load`` (COPY into staging), ``merge``
+(the hash-merge), ``tasks`` (the steps wired into a DAG)."""

@@ -1,0 +1,130 @@
+"""The hash-merge of one staged month into ``public.<taxi>_tripdata``, in one transaction.
+
+Same semantics as the course's ``MERGE ... ON T.unique_row_id = S.unique_row_id WHEN NOT MATCHED
+THEN INSERT``: a staged row whose id is already in the table is skipped, rows repeated inside the
+file are all inserted; a failure anywhere leaves the table as it was. Each step below is one small
+SQL file under ``include/sql/postgres/merge/`` and logs one line:
+
+1. ``lock``: merges into one table take turns (SHARE ROW EXCLUSIVE; readers are not blocked).
+2. The month has a partition already (a re-load): ``pending_after_own`` keeps the staged rows it
+   does not hold. None left: done, nothing written.
+3. ``pending_strays`` + ``candidates``: the rows of the table that can share an id with a pending
+   row -- why so few is argued once, in create_tables.sql, where the predicates are defined.
+4. Place the rows. First load: the staged rows already in the table are deleted from the staging
+   table, which then becomes the month's partition (``attach``: nothing is copied again).
+   Otherwise the new rows are inserted (``insert_new``), into a new empty partition if needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from taxi_pipeline.run import MonthRun, run_month
+from taxi_pipeline.settings import STAGING_SCHEMA
+from taxi_pipeline.specs import TaxiSpec
+from taxi_pipeline.sql_templates import render
+
+log = logging.getLogger(__name__)
+
+_PENDING = "pg_temp.ny_taxi_pending"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    staged_rows: int
+    inserted_rows: int
+    placement: str  # "attached", "inserted" or "unchanged"
+    seconds: float
+
+    @property
+    def skipped_rows(self) -> int:
+        return self.staged_rows - self.inserted_rows
+
+
+class _Merge:
+    """One merge's statements: renders ``merge/<step>.sql`` for this taxi and month, runs and times it."""
+
+    def __init__(self, cursor, spec: TaxiSpec, run: MonthRun) -> None:
+        self.cursor, self.spec, self.run = cursor, spec, run
+        self.names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "staging_table": run["staging_table"],
+                      "partition": run["partition"], "filename": run["filename"]}
+
+    def execute(self, step: str, params: dict | None = None, **names: str):
+        started = time.perf_counter()
+        self.cursor.execute(render(f"postgres/merge/{step}.sql", **self.names, **names), params)
+        log.debug("%s: %s took %.3f s", self.run["label"], step, time.perf_counter() - started)
+        return self.cursor
+
+    def scalar(self, step: str, params: dict | None = None, **names: str):
+        return self.execute(step, params, **names).fetchone()[0]
+
+
+def merge_month(conn, spec: TaxiSpec, run: MonthRun, staged_rows: int, *, staged_with_ids: bool) -> MergeResult:
+    """Merge ``run``'s staging table (``staged_rows`` rows; ``staged_with_ids``: a first load's,
+    shaped to become the partition) into the main table; commits once, at the end."""
+    started = time.perf_counter()
+    with conn.transaction(), conn.cursor() as cursor:
+        merge = _Merge(cursor, spec, run)
+        merge.execute("lock")
+        own = bool(cursor.execute(render("postgres/partition_exists.sql"), {"partition": run["partition"]}).fetchone()[0])
+        pending = run["staging_table"]
+        if own:
+            left = merge.execute("pending_after_own").rowcount
+            log.info("%s: %s of %s staged rows are not in the month's partition %s yet",
+                     run["label"], f"{left:,}", f"{staged_rows:,}", run["partition"])
+            if left == 0:
+                return MergeResult(staged_rows, 0, "unchanged", time.perf_counter() - started)
+            pending = _PENDING
+        found = _find_candidates(merge, pending, own)
+        attach = not own and staged_with_ids and not merge.scalar("has_row_triggers")
+        if attach:
+            inserted = staged_rows - _drop_found(merge, found)
+            merge.execute("attach")
+            placement = "attached"
+        else:
+            if not own:
+                merge.execute("create_partition")
+            inserted = merge.execute("insert_new", pending=pending).rowcount
+            placement = "inserted"
+    result = MergeResult(staged_rows, inserted, placement, time.perf_counter() - started)
+    log.info("%s: %s rows %s as %s", run["label"], f"{inserted:,}", placement, run["partition"])
+    return result
+
+
+def _find_candidates(merge: _Merge, pending: str, own: bool) -> int:
+    """Fill ``pg_temp.ny_taxi_candidates`` with every id in the table a pending row may share; returns its size."""
+    month = run_month(merge.run)
+    after = month.next()
+    # A fresh partition has no statistics: make sure its strays come through the small index.
+    merge.cursor.execute("SET LOCAL enable_seqscan = off")
+    stray_pickups, unfixed = merge.execute("pending_strays", pending=pending).fetchone()
+    stray_pickups = stray_pickups or []
+    if unfixed:
+        found = merge.execute("candidates_everywhere", pending=pending).rowcount
+        where = "the whole table (a pending stray has no fixed pickup)"
+    else:
+        stray_files = sorted({merge.spec.filename(p.year, p.month) for p in stray_pickups} - {merge.run["filename"]})
+        found = merge.execute("candidates", {
+            "month_first": datetime(month.year, month.month, 1),
+            "month_after": datetime(after.year, after.month, 1),
+            "stray_pickups": stray_pickups,
+            "stray_files": stray_files,
+            "own_file": merge.run["filename"] if own else None,
+        }, pending=pending).rowcount
+        where = f"strays and {len(stray_files)} other month(s) at {len(stray_pickups):,} stray pickup(s)"
+    merge.cursor.execute("SET LOCAL enable_seqscan = on")
+    log.info("%s: %s row(s) of the table may share an id with a staged row (looked at: %s)",
+             merge.run["label"], f"{found:,}", where)
+    return found
+
+
+def _drop_found(merge: _Merge, candidates: int) -> int:
+    """Delete the staged rows whose id the table holds already; returns how many."""
+    if candidates == 0 or merge.scalar("count_found") == 0:
+        return 0
+    removed = merge.execute("delete_found").rowcount
+    log.info("%s: %s staged row(s) already in the table, skipped", merge.run["label"], f"{removed:,}")
+    return removed

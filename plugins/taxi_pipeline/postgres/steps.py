@@ -1,0 +1,74 @@
+"""What each Postgres task does, as plain functions of the spec, the run and the settings.
+
+The DAG's tasks (tasks.py) call these, and so does ``make bench``: both run exactly this code.
+Every step opens its own connection through the ``ny_taxi_postgres`` Airflow connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from taxi_pipeline.run import MonthRun
+from taxi_pipeline.settings import POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
+from taxi_pipeline.specs import TaxiSpec
+from taxi_pipeline.sql_templates import render
+
+log = logging.getLogger(__name__)
+
+
+def ensure_tables_sql(spec: TaxiSpec) -> str:
+    """The idempotent DDL for ``spec``'s table (rendered from the spec alone: parse time is fine)."""
+    return render("postgres/create_tables.sql", taxi=spec, staging_schema=STAGING_SCHEMA)
+
+
+def _connect():
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresHook(postgres_conn_id=POSTGRES_CONN_ID).get_conn()
+
+
+def load_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> dict[str, Any]:
+    """Stream the month's csv.gz into this run's staging table (COPY, one transaction)."""
+    from taxi_pipeline.postgres.load import load_month
+
+    conn = _connect()
+    try:
+        staged = load_month(conn, spec, run, streams=settings.copy_streams, read_timeout=settings.http_read_timeout)
+    finally:
+        conn.close()
+    return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "with_ids": staged.with_ids}
+
+
+def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
+    """Merge the staged month into the main table (merge.py); log rows staged, inserted, skipped."""
+    from taxi_pipeline.postgres.merge import merge_month
+
+    conn = _connect()
+    try:
+        result = merge_month(conn, spec, run, staged["rows"], staged_with_ids=staged["with_ids"])
+    finally:
+        conn.close()
+    log.info(
+        "%s: %s rows in the file, %s inserted, %s skipped (unique_row_id already in public.%s), merged in %.2f s",
+        run["label"], f"{result.staged_rows:,}", f"{result.inserted_rows:,}", f"{result.skipped_rows:,}",
+        spec.table, result.seconds,
+    )
+    return {"staged_rows": result.staged_rows, "inserted_rows": result.inserted_rows, "placement": result.placement}
+
+
+def drop_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> list[str]:
+    """Drop this run's staging table, then sweep stale ones of the same taxi type; returns the swept."""
+    conn = _connect()
+    conn.autocommit = True
+    try:
+        conn.execute(render("postgres/drop_staging.sql", staging_table=run["staging_table"]))
+        stale = [name for (name,) in conn.execute(render("postgres/stale_staging.sql"), {
+            "schema": STAGING_SCHEMA, "taxi": spec.taxi, "ttl_seconds": int(settings.staging_ttl.total_seconds()),
+        })]
+        for name in stale:
+            log.warning("dropping stale staging table %s (older than %s)", name, settings.staging_ttl)
+            conn.execute(render("postgres/drop_staging.sql", staging_table=name))
+    finally:
+        conn.close()
+    return stale

@@ -1,0 +1,57 @@
+"""The Postgres target's tasks: ensure tables -> load staging -> hash-merge -> drop staging.
+
+Each task gets what it needs as arguments (the run from ``resolve_month``, the staged month from
+``load_staging``); the work itself is in steps.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import Asset, XComArg, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from taxi_pipeline.postgres import steps
+from taxi_pipeline.run import MonthRun
+from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
+from taxi_pipeline.specs import TaxiSpec
+
+
+def table_asset(spec: TaxiSpec) -> Asset:
+    """The Asset a Postgres DAG updates: schedule downstream DAGs on it."""
+    return Asset(name=f"{POSTGRES_CONN_ID}.public.{spec.table}")
+
+
+def add_postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+    ensure_tables = SQLExecuteQueryOperator(
+        task_id="ensure_tables",
+        conn_id=POSTGRES_CONN_ID,
+        sql=steps.ensure_tables_sql(spec),
+        split_statements=True,
+        do_xcom_push=False,
+    )
+
+    @task(task_id="load_staging")
+    def load_staging(run: MonthRun) -> dict[str, Any]:
+        """Stream the month's csv.gz into this run's staging table (COPY, one transaction)."""
+        from taxi_pipeline.source import BadSourceFile, MonthNotPublished
+
+        try:
+            return steps.load_staging(spec, run, settings)
+        except (MonthNotPublished, BadSourceFile) as exc:  # retrying reads the same answer
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(task_id="hash_merge", outlets=[table_asset(spec)])
+    def hash_merge(run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
+        """Insert the staged rows whose md5 unique_row_id is not in the table yet (one transaction)."""
+        return steps.hash_merge(spec, run, staged)
+
+    @task(task_id="drop_staging")
+    def drop_staging(run: MonthRun) -> None:
+        """Teardown: drop this run's staging table (also after a failure), sweep stale ones."""
+        steps.drop_staging(spec, run, settings)
+
+    staged = load_staging(run)
+    run >> ensure_tables >> staged
+    hash_merge(run, staged) >> drop_staging(run).as_teardown(setups=staged)

@@ -1,0 +1,83 @@
+"""The first task of every run decides which month it loads, before any network or SQL.
+
+:class:`MonthRun` is the one shape a run's facts travel in: built by ``resolve_month`` from the
+validated month and the spec, then handed to every later task as an argument (an XComArg). No
+later step builds an identifier from user input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime
+from typing import Any, Mapping, TypedDict
+
+from taxi_pipeline.months import Month, Window, resolve_month
+from taxi_pipeline.settings import STAGING_SCHEMA
+from taxi_pipeline.source import check_source_base, month_url
+from taxi_pipeline.specs import TaxiSpec
+
+log = logging.getLogger(__name__)
+
+
+class MonthRun(TypedDict):
+    """What a run loads and where; plain JSON, so it crosses task boundaries as an XCom."""
+
+    taxi: str
+    year: int
+    month: int
+    label: str  # "green 2019-03", the prefix of every log line about the month
+    origin: str  # "params" or "logical date"
+    filename: str  # the course's filename value, and the month's partition key
+    url: str
+    staging_table: str  # taxi_staging.<taxi>_<yyyy>_<mm>_<run key>_<epoch>: this run's alone
+    partition: str  # public.<taxi>_tripdata_<yyyy>_<mm>: the month's partition of the main table
+    object_name: str  # GCP: the lake object, <taxi>/<filename>.gz
+    monthly_table: str  # GCP: the month's BigQuery table, <taxi>_tripdata_<yyyy>_<mm>
+
+
+def run_month(run: MonthRun) -> Month:
+    return Month(run["year"], run["month"])
+
+
+def staging_table_name(spec: TaxiSpec, month: Month, dag_id: str, run_id: str, created: int | None = None) -> str:
+    """A staging table per run: parallel months, and two runs of one month, never share one.
+
+    The name ends with its creation time (epoch seconds) so a later run can sweep staging that a
+    killed or abandoned run left behind, without asking Airflow which runs are still alive.
+    """
+    run_key = hashlib.sha1(f"{dag_id}/{run_id}".encode()).hexdigest()[:10]
+    created = int(time.time()) if created is None else created
+    return f"{STAGING_SCHEMA}.{spec.taxi}_{month.year:04d}_{month.month:02d}_{run_key}_{created}"
+
+
+def describe_run(
+    spec: TaxiSpec,
+    window: Window,
+    params: Mapping[str, Any],
+    logical_date: datetime | None,
+    source_base: str,
+    *,
+    dag_id: str,
+    run_id: str,
+) -> MonthRun:
+    month, origin = resolve_month(params, logical_date, window)
+    check_source_base(source_base)
+    filename = spec.filename(month.year, month.month)
+    suffix = f"{month.year:04d}_{month.month:02d}"
+    run = MonthRun(
+        taxi=spec.taxi,
+        year=month.year,
+        month=month.month,
+        label=f"{spec.taxi} {month}",
+        origin=origin,
+        filename=filename,
+        url=month_url(source_base, spec, month),
+        staging_table=staging_table_name(spec, month, dag_id, run_id),
+        partition=f"public.{spec.table}_{suffix}",
+        object_name=f"{spec.taxi}/{filename}.gz",
+        monthly_table=f"{spec.table}_{suffix}",
+    )
+    log.info("This run loads %s (from %s): %s", run["label"], origin, run["url"])
+    return run
