@@ -84,4 +84,4 @@ airflow-status:
 .PHONY: bench
 bench: venv-dev  # matplotlib for the chart is a dev pin
 	ROWS="$(ROWS)" DATA="$(if $(DATA),$(abspath $(DATA)))" REPS="$(REPS)" CASES="$(CASES)" \
-	GROWTH_ROWS="$(GROWTH_ROWS)" MEMORY_ROWS="$(MEMORY_ROWS)" $(PY) benchmarks/run.py
+	GROWTH="$(GROWTH)" MEMORY_ROWS="$(MEMORY_ROWS)" $(PY) benchmarks/run.py

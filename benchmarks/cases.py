@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
 from benchmarks.data import MonthFile, generated, month_range
-from benchmarks.load_paths import Floor, Kestra, Ours
+from benchmarks.load_paths import Floor, Indexed, Kestra, Ours
 from taxi_pipeline.months import Month
 
 
@@ -47,7 +47,7 @@ def main_case(server: BenchPostgres, months: list[MonthFile], reps: int) -> dict
     """Case 1. Every repetition starts from empty tables, loads the months in order (first load),
     then loads them all again (re-load); a checkpoint precedes every timed load."""
     paths = [Floor(server, "b_floor"), Ours(server, "b_ours"), Ours(server, "b_ours_1", streams=1),
-             Kestra(server, "b_kestra")]
+             Indexed(server, "b_indexed"), Kestra(server, "b_kestra")]
     _warm_up(server)
     first, reload, rows = PhaseResult(), PhaseResult(), {}
     for rep in range(reps):
@@ -68,51 +68,75 @@ def main_case(server: BenchPostgres, months: list[MonthFile], reps: int) -> dict
             for name, seconds in totals.items():
                 result.add(name, seconds)
             say(f"rep {rep + 1}/{reps} {phase}: " + ", ".join(f"{n} {s:.2f} s" for n, s in totals.items()))
-    same = _same_rows(server, ["b_ours", "b_ours_1", "b_kestra"], months)
+    same = _same_rows(server, [("b_ours", "public"), ("b_ours_1", "public"), ("b_indexed", "indexed"),
+                               ("b_kestra", "public")], months)
     return {"first": first, "reload": reload, "rows": rows, "same_rows": same, "paths": [p.name for p in paths]}
 
 
-def _same_rows(server: BenchPostgres, databases: list[str], months: list[MonthFile]) -> bool:
-    """Whether the databases hold the same (unique_row_id, filename) multiset: the same semantics."""
+def _same_rows(server: BenchPostgres, databases: list[tuple[str, str]], months: list[MonthFile]) -> bool:
+    """Whether the (database, schema)s hold the same (unique_row_id, filename) multiset: the same semantics."""
     digests = set()
-    for database in databases:
+    for database, schema in databases:
         parts = []
         for taxi in sorted({m.spec.taxi for m in months}):
             parts.append(server.scalar(database, f"""
                 SELECT count(*) || ':' || md5(string_agg(unique_row_id || filename, ',' ORDER BY unique_row_id, filename))
-                FROM public.{taxi}_tripdata"""))
+                FROM {schema}.{taxi}_tripdata"""))
         digests.add(tuple(parts))
     return len(digests) == 1
 
 
-def growth_case(server: BenchPostgres, month: MonthFile, big_rows: int, reps: int, kestra_reps: int) -> dict:
-    """Case 2. The month into an empty table vs into one holding ``big_rows`` rows, loaded as real
-    months (generated files, our load path), among them the month's neighbour: the partition our
-    merge scans for the staged rows picked up in the next month."""
-    per_month = 1_000_000
-    count = -(-big_rows // per_month)
-    others = generated(month.spec.taxi, month_range(month.month.next(), count), per_month)
-    empty, big = Ours(server, "g_empty"), Ours(server, "g_big")
-    empty.reset()
-    big.reset()
-    say(f"growth: filling a table with {count * per_month:,} rows ({count} months of {per_month:,})")
-    for other in others:
-        big.load(other)
-    with server.connect("g_big") as conn:
-        conn.execute("VACUUM ANALYZE")
-        held = conn.execute(f"SELECT count(*) FROM public.{month.spec.table}").fetchone()[0]
-    result = PhaseResult()
-    for rep in range(reps):
-        for name, path in rotated([("ours, empty table", empty), (f"ours, {held / 1e6:.0f}M-row table", big)], rep):
-            path.remove(month)
-            server.checkpoint()
-            seconds, _ = timed(lambda: path.load(month))
-            result.add(name, seconds)
-        say(f"growth rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
-    if kestra_reps:
-        _kestra_growth(server, month, held, kestra_reps, result)
-    return {"samples": result.samples, "held": held, "month_rows": server.scalar(
-        "g_empty", f"SELECT count(*) FROM public.{month.spec.table}")}
+def growth_case(server: BenchPostgres, month: MonthFile, tables: list[tuple[int, int]], reps: int,
+                kestra_reps: int) -> list[dict]:
+    """Case 2. The month into an empty table vs into one already holding ``count`` months of
+    ``per_month`` rows each (for each of ``tables``), by our design and by the simple indexed one.
+    The months are real ones, loaded by our path (the month's neighbour among them: its partition
+    is read for the staged rows picked up in the next month); the indexed table gets the same rows."""
+    out = []
+    for count, per_month in tables:
+        others = generated(month.spec.taxi, month_range(month.month.next(), count), per_month,
+                           root=WORK / f"data-growth-{per_month}")
+        empty, big = Ours(server, "g_empty"), Ours(server, "g_big")
+        indexed_empty, indexed_big = Indexed(server, "g_indexed_empty"), Indexed(server, "g_indexed_big")
+        for path in (empty, big, indexed_empty, indexed_big):
+            path.reset()
+        say(f"growth: filling a table with {count * per_month:,} rows ({count} months of {per_month:,})")
+        for other in others:
+            big.load(other)
+        with server.connect("g_big") as conn:
+            conn.execute("VACUUM ANALYZE")
+            held = conn.execute(f"SELECT count(*) FROM public.{month.spec.table}").fetchone()[0]
+        say(f"growth: copying the {held:,} rows into the indexed design's table")
+        indexed_big.create(month.spec, index=False)
+        _copy_rows(server, ("g_big", f"public.{month.spec.table}"), ("g_indexed_big", indexed_big.table(month)))
+        indexed_big.create(month.spec, index=True)
+        with server.connect("g_indexed_big") as conn:
+            conn.execute("VACUUM ANALYZE")
+        size = f"{held / 1e6:.0f}M-row table ({count} months)"
+        result = PhaseResult()
+        pairs = [("ours, empty table", empty), (f"ours, {size}", big),
+                 ("simple, empty table", indexed_empty), (f"simple, {size}", indexed_big)]
+        for rep in range(reps):
+            for name, path in rotated(pairs, rep):
+                path.remove(month)
+                server.checkpoint()
+                seconds, _ = timed(lambda: path.load(month))
+                result.add(name, seconds)
+            say(f"growth rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
+        if kestra_reps and count * per_month <= 10_000_000:
+            _kestra_growth(server, month, held, kestra_reps, result)
+        out.append({"samples": result.samples, "held": held, "months": count, "per_month": per_month,
+                    "month_rows": server.scalar("g_empty", f"SELECT count(*) FROM public.{month.spec.table}")})
+    return out
+
+
+def _copy_rows(server: BenchPostgres, source: tuple[str, str], target: tuple[str, str]) -> None:
+    """Binary COPY of every row of one (database, table) into another."""
+    with server.connect(source[0]) as out_conn, server.connect(target[0]) as in_conn:
+        with out_conn.cursor().copy(f"COPY (SELECT * FROM {source[1]}) TO STDOUT (FORMAT binary)") as out, \
+                in_conn.cursor().copy(f"COPY {target[1]} FROM STDIN (FORMAT binary)") as into:
+            for data in out:
+                into.write(data)
 
 
 def _kestra_growth(server: BenchPostgres, month: MonthFile, held: int, reps: int, result: PhaseResult) -> None:
@@ -123,11 +147,8 @@ def _kestra_growth(server: BenchPostgres, month: MonthFile, held: int, reps: int
     big.load(month)  # creates the course's tables
     big.remove(month)
     say(f"growth: copying the {held:,} rows into the course's table")
-    with server.connect("g_big") as source, server.connect("gk_big") as target:
-        with source.cursor().copy(f"COPY (SELECT * FROM public.{month.spec.table}) TO STDOUT (FORMAT binary)") as out, \
-                target.cursor().copy(f"COPY public.{month.spec.table} FROM STDIN (FORMAT binary)") as into:
-            for data in out:
-                into.write(data)
+    _copy_rows(server, ("g_big", f"public.{month.spec.table}"), ("gk_big", f"public.{month.spec.table}"))
+    with server.connect("gk_big") as target:
         target.execute("VACUUM ANALYZE")
     for rep in range(reps):
         for name, path in rotated([("course (Kestra SQL), empty table", empty),

@@ -46,20 +46,28 @@ class Indexed(Ours):
         return f"indexed.{month.spec.table}"
 
     def remove(self, month: MonthFile) -> None:
+        self.create(month.spec)
         with self.server.connect(self.database) as conn:
             conn.execute(f"DELETE FROM {self.table(month)} WHERE filename = %s", (month.filename,))
             conn.execute(f"VACUUM {self.table(month)}")
+
+    def create(self, spec, *, index: bool = True) -> None:
+        """The table (and the functions the staging uses: our DDL), and its id index unless ``index`` is off."""
+        from taxi_pipeline.postgres import steps
+
+        with self.server.connect(self.database) as conn:
+            conn.execute(steps.ensure_tables_sql(spec))
+            conn.execute("CREATE SCHEMA IF NOT EXISTS indexed")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS indexed.{spec.table} (LIKE public.{spec.table})")
+            if index:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {spec.table}_id ON indexed.{spec.table} (unique_row_id)")
 
     def load(self, month: MonthFile) -> Loaded:
         from taxi_pipeline.postgres import steps
 
         spec, table = month.spec, self.table(month)
         columns = ", ".join(spec.column_names)
-        with self.server.connect(self.database) as conn:
-            conn.execute(steps.ensure_tables_sql(spec))  # the id functions the staging uses
-            conn.execute("CREATE SCHEMA IF NOT EXISTS indexed")
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (LIKE public.{spec.table})")
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {spec.table}_id ON {table} (unique_row_id)")
+        self.create(spec)
         run = self.describe(month)
         staged = steps.load_staging(spec, run, self.settings)
         with self.server.connect(self.database, autocommit=False) as conn:

@@ -8,7 +8,7 @@ Settings (``make bench VAR=...`` or the environment):
 | ``DATA`` | (generated) | a mirror ``<dir>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``: case 1 loads every file there |
 | ``REPS`` | 5 | repetitions of cases 1 (the ROWS month), 2 and 4 |
 | ``SMALL_REPS`` | 3 | repetitions of case 1's second data set, ten small months (BACKFILL_MONTHS x BACKFILL_ROWS); 0 skips it |
-| ``GROWTH_ROWS`` | 10000000 | rows already in the table of case 2 (generated months of 1M rows) |
+| ``GROWTH`` | 10x1000000 | the tables of case 2: ``<months>x<rows per month>``, comma-separated (e.g. ``10x1000000,50x1000000,200x250000``) |
 | ``GROWTH_COURSE_REPS`` | 2 | repetitions of the course's SQL in case 2 (each a full-table MERGE); 0 skips it |
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
@@ -43,6 +43,16 @@ def _int(name: str, default: int) -> int:
     if not raw.isdigit():
         raise SystemExit(f"{name}: expected a non-negative integer, got {raw!r}")
     return int(raw)
+
+
+def _growth_tables() -> list[tuple[int, int]]:
+    raw = os.environ.get("GROWTH", "").strip() or "10x1000000"
+    try:
+        tables = [tuple(int(n) for n in part.strip().split("x")) for part in raw.split(",") if part.strip()]
+        assert tables and all(len(t) == 2 and t[0] > 0 and t[1] > 0 for t in tables)
+    except (ValueError, AssertionError):
+        raise SystemExit(f"GROWTH: expected <months>x<rows per month>[,...], e.g. 50x1000000, got {raw!r}") from None
+    return tables
 
 
 def _machine() -> dict:
@@ -83,7 +93,7 @@ def main() -> int:
     started = time.monotonic()
     info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
-                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH_ROWS", "MEMORY_ROWS")
+                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS")
                                               if os.environ.get(k))}
     server = BenchPostgres(WORK / "pg", free_port())
     say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
@@ -116,7 +126,7 @@ def main() -> int:
                 results["main"].append(main_result)
         if "growth" in selected:
             say("case 2: growth")
-            results["growth"] = cases.growth_case(server, default_month[0], _int("GROWTH_ROWS", 10_000_000), reps,
+            results["growth"] = cases.growth_case(server, default_month[0], _growth_tables(), reps,
                                                   _int("GROWTH_COURSE_REPS", 2))
         if "memory" in selected:
             say("case 3: memory")

@@ -104,7 +104,7 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
     for run in runs:
         assert set(run_states(airflow, run["dag_run_id"]).values()) == {("success", 1)}
         lines = lines_of_run[run["logical_date"]]
-        assert airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge") == {"staged_rows": lines, "inserted_rows": lines}
+        assert airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge") == {"staged_rows": lines, "inserted_rows": lines, "placement": "attached"}
     before = fingerprint(airflow)
 
     # 2. The same range again, reprocessing completed runs: they are cleared and run again.
@@ -120,6 +120,6 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
     for run in rerun:
         assert set(run_states(airflow, run["dag_run_id"]).values()) == {("success", 2)}  # really ran again
         lines = lines_of_run[run["logical_date"]]
-        assert airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge") == {"staged_rows": lines, "inserted_rows": 0}
+        assert airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge") == {"staged_rows": lines, "inserted_rows": 0, "placement": "unchanged"}
     assert rows_per_file(airflow) == expected
     assert fingerprint(airflow) == before
