@@ -1,9 +1,11 @@
-"""The GCP target's steps: ensure table -> upload to the GCS lake -> load a monthly BigQuery table
+"""The GCP target's tasks: ensure table -> upload to the GCS lake -> load a monthly BigQuery table
 -> find its partitions -> hash-merge into the partitioned main table -> drop the monthly table.
 
 The main table changes only through the MERGE (one job, atomic), so a failure anywhere leaves it as
 it was; the GCS object stays (it is the lake). Project, location, bucket and dataset are Airflow
-Variables read in templates or inside tasks, never at parse time. The provider's operators are
+Variables read in operator arguments (``{{ var.value.* }}``) or inside tasks, never at parse time.
+Values flow between tasks as XComArgs: the upload returns the object and the monthly table, and
+``find_partitions`` returns the MERGE job it rendered. The provider's operators are
 ``LazyOperator`` tasks: the dag-processor never imports the Google libraries.
 """
 
@@ -52,128 +54,115 @@ def _load_format(file_format: str) -> dict[str, Any]:
     return {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
 
 
+def upload_month(spec: TaxiSpec, run: MonthRun, settings: Settings) -> dict[str, Any]:
+    """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+    from taxi_pipeline.source import BadSourceFile, MonthNotPublished
+
+    bucket = Variable.get("gcp_bucket_name")
+    object_name = run["object_name"]
+    if settings.gcp_file_format == "parquet":
+        object_name = object_name.removesuffix(".csv.gz") + ".parquet"
+    blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
+        object_name, chunk_size=settings.gcs_chunk_kib * 1024
+    )
+    uri = f"gs://{bucket}/{object_name}"
+    try:
+        size, rows = _upload(spec, run, settings, blob)
+    except (MonthNotPublished, BadSourceFile, ValueError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+    log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
+    monthly_table = f"{Variable.get('gcp_project_id')}.{Variable.get('gcp_dataset')}.{run['monthly_table']}"
+    return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table}
+
+
+def _upload(spec: TaxiSpec, run: MonthRun, settings: Settings, blob) -> tuple[int, int]:
+    """(bytes, rows) of the object written to ``blob``: the csv.gz as is, or converted to Parquet."""
+    from taxi_pipeline.source import open_month_csv, open_month_gzip
+
+    month, timeout = run_month(run), settings.http_read_timeout
+    if settings.gcp_file_format == "csv":
+        with open_month_gzip(run["url"], spec, month, read_timeout=timeout) as reader:
+            # Resumable upload: the object only appears when the last chunk is committed, and the
+            # reader raises before that on a truncated/corrupt stream.
+            blob.upload_from_file(reader, content_type="application/gzip")
+        return reader.tell(), reader.progress.rows
+    from taxi_pipeline.gcp.parquet import write_parquet
+
+    # BlobWriter: resumable too; on an exception its __exit__ cancels the upload.
+    with open_month_csv(run["url"], spec, month, read_timeout=timeout) as stream, blob.open(
+        "wb", ignore_flush=True, content_type="application/vnd.apache.parquet"
+    ) as out:
+        rows = write_parquet(stream, spec, out, f"{run['label']} ({run['url']})")
+    blob.reload()
+    return blob.size, rows
+
+
+def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
+    """Pickup dates the month touches, checked against the uploaded rows; returns the MERGE job."""
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+    project, dataset = Variable.get("gcp_project_id"), Variable.get("gcp_dataset")
+    table = f"`{uploaded['monthly_table']}`"
+    # The client (not get_records) so BIGQUERY_EMULATOR_HOST is honoured as well.
+    client = BigQueryHook(gcp_conn_id=GCP_CONN_ID).get_client(project_id=project)
+    rows = list(client.query(render("bigquery/month_partitions.sql", taxi=spec, table=table)).result())
+    loaded = sum(row["trips"] for row in rows)
+    if loaded != uploaded["rows"]:
+        raise AirflowFailException(
+            f"{run['label']}: {table} holds {loaded:,} rows but {uploaded['uri']} has {uploaded['rows']:,}"
+        )
+    dates = [row["day"].isoformat() for row in rows if row["day"] is not None]
+    log.info("%s: %s rows loaded into %s, touching %d pickup-date partitions",
+             run["label"], f"{loaded:,}", table, len(dates))
+    merge_sql = render("bigquery/merge.sql", taxi=spec, filename=run["filename"], monthly_table=run["monthly_table"],
+                       dates=dates, null_pickups=any(row["day"] is None for row in rows))
+    return {"rows": loaded, "merge_job": query_job(merge_sql, project, dataset)}
+
+
+def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, **arguments: Any) -> LazyOperator:
+    """A Google provider operator (a bare name: one of the BigQuery operators) as a LazyOperator."""
+    path = operator if "." in operator else f"{_BIGQUERY}.{operator}"
+    return LazyOperator(task_id=task_id, operator=path, arguments={"gcp_conn_id": GCP_CONN_ID, **arguments},
+                        outlets=outlets or [])
+
+
 def add_gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
     """The lake object is the source csv.gz as is (default) or Parquet converted in a stream
     (``settings.gcp_file_format``); ``settings.gcp_deferrable`` defers the load and merge jobs."""
-    file_format, deferrable = settings.gcp_file_format, settings.gcp_deferrable
-    ensure_table = LazyOperator(
-        task_id="ensure_tables",
-        operator=f"{_BIGQUERY}.BigQueryInsertJobOperator",
-        arguments=dict(
-            gcp_conn_id=GCP_CONN_ID,
-            project_id=_PROJECT,
-            location=_LOCATION,
-            configuration=query_job(render("bigquery/create_table.sql", taxi=spec), _PROJECT,
-                                    "{{ var.value.gcp_dataset }}"),
-            deferrable=False,  # a DDL statement: seconds, not worth a trigger
-        ),
+    ensure_table = _google(
+        "ensure_tables", "BigQueryInsertJobOperator", project_id=_PROJECT, location=_LOCATION,
+        configuration=query_job(render("bigquery/create_table.sql", taxi=spec), _PROJECT, "{{ var.value.gcp_dataset }}"),
+        deferrable=False,  # a DDL statement: seconds, not worth a trigger
     )
-
     @task(task_id="upload_to_gcs", multiple_outputs=True)
     def upload_to_gcs(run: MonthRun) -> dict[str, Any]:
-        """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
-
-        from taxi_pipeline.source import BadSourceFile, MonthNotPublished, open_month_csv, open_month_gzip
-
-        bucket = Variable.get("gcp_bucket_name")
-        object_name = run["object_name"]
-        if file_format == "parquet":
-            object_name = object_name.removesuffix(".csv.gz") + ".parquet"
-        blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
-            object_name, chunk_size=settings.gcs_chunk_kib * 1024
-        )
-        uri = f"gs://{bucket}/{object_name}"
-        month, timeout = run_month(run), settings.http_read_timeout
-        try:
-            if file_format == "csv":
-                with open_month_gzip(run["url"], spec, month, read_timeout=timeout) as reader:
-                    # Resumable upload: the object only appears when the last chunk is committed,
-                    # and the reader raises before that on a truncated/corrupt stream.
-                    blob.upload_from_file(reader, content_type="application/gzip")
-                size, rows = reader.tell(), reader.progress.rows
-            else:
-                from taxi_pipeline.gcp.parquet import write_parquet
-
-                # BlobWriter: resumable too; on an exception its __exit__ cancels the upload.
-                with open_month_csv(run["url"], spec, month, read_timeout=timeout) as stream, blob.open(
-                    "wb", ignore_flush=True, content_type="application/vnd.apache.parquet"
-                ) as out:
-                    rows = write_parquet(stream, spec, out, f"{run['label']} ({run['url']})")
-                blob.reload()
-                size = blob.size
-        except (MonthNotPublished, BadSourceFile, ValueError) as exc:
-            raise AirflowFailException(str(exc)) from exc
-        log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
-        monthly_table = f"{Variable.get('gcp_project_id')}.{Variable.get('gcp_dataset')}.{run['monthly_table']}"
-        return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table}
+        """Stream the month's csv.gz into the lake (header checked, gzip verified); name the monthly table."""
+        return upload_month(spec, run, settings)
 
     @task(task_id="find_partitions", multiple_outputs=True)
     def find_partitions(run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
-        """Pickup dates the month touches, checked against the uploaded rows; returns the MERGE job."""
-        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-
-        project, dataset = Variable.get("gcp_project_id"), Variable.get("gcp_dataset")
-        table = f"`{uploaded['monthly_table']}`"
-        # The client (not get_records) so BIGQUERY_EMULATOR_HOST is honoured as well.
-        client = BigQueryHook(gcp_conn_id=GCP_CONN_ID).get_client(project_id=project)
-        rows = list(client.query(render("bigquery/month_partitions.sql", taxi=spec, table=table)).result())
-        loaded = sum(row["trips"] for row in rows)
-        if loaded != uploaded["rows"]:
-            raise AirflowFailException(
-                f"{run['label']}: {table} holds {loaded:,} rows but {uploaded['uri']} has {uploaded['rows']:,}"
-            )
-        dates = [row["day"].isoformat() for row in rows if row["day"] is not None]
-        log.info("%s: %s rows loaded into %s, touching %d pickup-date partitions",
-                 run["label"], f"{loaded:,}", table, len(dates))
-        merge_sql = render("bigquery/merge.sql", taxi=spec, filename=run["filename"], monthly_table=run["monthly_table"],
-                           dates=dates, null_pickups=any(row["day"] is None for row in rows))
-        return {"rows": loaded, "merge_job": query_job(merge_sql, project, dataset)}
+        """Check the monthly table's rows, find the pickup dates it touches, render the MERGE job."""
+        return plan_merge(spec, run, uploaded)
 
     uploaded = upload_to_gcs(run)
-    load_monthly = LazyOperator(
-        task_id="load_monthly_table",
-        operator="airflow.providers.google.cloud.transfers.gcs_to_bigquery.GCSToBigQueryOperator",
-        arguments=dict(
-            gcp_conn_id=GCP_CONN_ID,
-            bucket="{{ var.value.gcp_bucket_name }}",
-            source_objects=[uploaded["object_name"]],
-            destination_project_dataset_table=uploaded["monthly_table"],
-            schema_fields=bigquery_schema(spec),
-            autodetect=False,
-            **_load_format(file_format),
-            write_disposition="WRITE_TRUNCATE",
-            create_disposition="CREATE_IF_NEEDED",
-            max_bad_records=0,
-            location=_LOCATION,
-            project_id=_PROJECT,
-            deferrable=deferrable,
-        ),
+    load_monthly = _google(
+        "load_monthly_table", "airflow.providers.google.cloud.transfers.gcs_to_bigquery.GCSToBigQueryOperator",
+        bucket="{{ var.value.gcp_bucket_name }}", source_objects=[uploaded["object_name"]],
+        destination_project_dataset_table=uploaded["monthly_table"], schema_fields=bigquery_schema(spec),
+        autodetect=False, **_load_format(settings.gcp_file_format), write_disposition="WRITE_TRUNCATE",
+        create_disposition="CREATE_IF_NEEDED", max_bad_records=0, location=_LOCATION, project_id=_PROJECT,
+        deferrable=settings.gcp_deferrable,
     )
     partitions = find_partitions(run, uploaded)
-    merge = LazyOperator(
-        task_id="hash_merge",
-        operator="taxi_pipeline.gcp.operators.HashMergeJobOperator",
-        arguments=dict(
-            gcp_conn_id=GCP_CONN_ID,
-            project_id=_PROJECT,
-            location=_LOCATION,
-            configuration=partitions["merge_job"],
-            month_label=run["label"],
-            staged_rows=partitions["rows"],
-            deferrable=deferrable,
-        ),
-        outlets=[table_asset(spec)],
+    merge = _google(
+        "hash_merge", "taxi_pipeline.gcp.operators.HashMergeJobOperator", project_id=_PROJECT, location=_LOCATION,
+        configuration=partitions["merge_job"], month_label=run["label"], staged_rows=partitions["rows"],
+        deferrable=settings.gcp_deferrable, outlets=[table_asset(spec)],
     )
-    drop_monthly = LazyOperator(
-        task_id="drop_monthly_table",
-        operator=f"{_BIGQUERY}.BigQueryDeleteTableOperator",
-        arguments=dict(
-            gcp_conn_id=GCP_CONN_ID,
-            deletion_dataset_table=uploaded["monthly_table"],
-            ignore_if_missing=True,
-        ),
-    )
+    drop_monthly = _google("drop_monthly_table", "BigQueryDeleteTableOperator",
+                             deletion_dataset_table=uploaded["monthly_table"], ignore_if_missing=True)
     run >> ensure_table >> uploaded
     load_monthly >> partitions
     # The upload is the setup: once it succeeded, the load job may have created the monthly table

@@ -172,8 +172,6 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeou
     2); further streams open connections with its parameters. On any error the staging table is
     dropped and the error re-raised (bad values as :class:`BadSourceFile` naming file, line, column).
     """
-    import psycopg
-
     staging_table, filename, month = run["staging_table"], run["filename"], run_month(run)
     started = time.monotonic()
     extra = []
@@ -190,24 +188,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeou
                     conn.commit()
                     extra = [_extra_connection(conn) for _ in range(streams - 1)]
                 copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, **names)
-                copies = [_CopyStream(c, copy_sql) for c in [conn, *extra]]
-                for copy in copies:
-                    copy.start()
-                try:
-                    _deal_out(stream, copies)
-                except BaseException:
-                    for copy in copies:
-                        copy.finish(abort=True)
-                    raise
-                for copy in copies:
-                    copy.finish()
-                failed = next((c for c in copies if c.error), None)
-                if failed is not None:
-                    if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
-                        raise BadSourceFile(copy_error_message(
-                            failed.error, filename + ".gz", failed.file_line, spec.column_names)) from failed.error
-                    raise failed.error
-                rows = sum(c.rows for c in copies)
+                rows = _copy(stream, [_CopyStream(c, copy_sql) for c in [conn, *extra]], spec, filename)
             for other in extra:
                 other.commit()
             cursor.execute(render("postgres/finish_staging.sql", **names))
@@ -228,6 +209,29 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeou
         f"{rows / max(staged.seconds, 1e-9):,.0f}", streams, " (month loaded before: compare only)" if reload else "",
     )
     return staged
+
+
+def _copy(stream: CsvStream, copies: list[_CopyStream], spec: TaxiSpec, filename: str) -> int:
+    """Run the COPY streams over ``stream``; the rows copied, or the first stream's error."""
+    import psycopg
+
+    for copy in copies:
+        copy.start()
+    try:
+        _deal_out(stream, copies)
+    except BaseException:
+        for copy in copies:
+            copy.finish(abort=True)
+        raise
+    for copy in copies:
+        copy.finish()
+    failed = next((c for c in copies if c.error), None)
+    if failed is not None:
+        if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
+            raise BadSourceFile(copy_error_message(
+                failed.error, filename + ".gz", failed.file_line, spec.column_names)) from failed.error
+        raise failed.error
+    return sum(c.rows for c in copies)
 
 
 def _quietly(action: Callable[[], object]) -> None:
