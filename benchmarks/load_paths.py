@@ -72,6 +72,10 @@ class Indexed(Ours):
         staged = steps.load_staging(spec, run, self.settings)
         with self.server.connect(self.database, autocommit=False) as conn:
             conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            # The id index is the design: without this, a table that looks empty (the first month,
+            # no statistics yet) gets a nested loop over a seq scan of the rows being inserted,
+            # quadratic in the month's rows (seen here: 7 s for 20,000 rows).
+            conn.execute("SET LOCAL enable_seqscan = off")
             inserted = conn.execute(
                 f"INSERT INTO {table} (unique_row_id, filename, {columns}) "
                 f"SELECT s.unique_row_id, s.filename, {columns} FROM {run['staging_table']} AS s "

@@ -12,7 +12,8 @@ Settings (``make bench VAR=...`` or the environment):
 | ``GROWTH_COURSE_REPS`` | 2 | repetitions of the course's SQL in case 2 (each a full-table MERGE); 0 skips it |
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
-| ``CASES`` | main,growth,memory,parse,backfill | which cases run |
+| ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill | which cases run |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
 """
 
@@ -33,7 +34,7 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "backfill")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill")
 
 
 def _int(name: str, default: int) -> int:
@@ -135,6 +136,11 @@ def main() -> int:
         if "parse" in selected:
             say("case 4: parse time")
             results["parse"] = cases.parse_case(reps)
+        if "dagproc" in selected:
+            from benchmarks.dag_processor import dag_processor_case
+
+            say("case 6: parse cost in the real dag-processor, LazyOperator vs the provider's operators")
+            results["dagproc"] = dag_processor_case(_int("DAGPROC_RUNS", 12))
         if "backfill" in selected:
             from benchmarks import backfill
 

@@ -2,7 +2,7 @@
 course's Kestra SQL. The semantics test compares them row for row; ``make bench`` times them
 (benchmarks/load_paths.py adds its floor and the simple indexed design).
 
-* :class:`Ours` -- the DAG's tasks, as they run them: ensure_tables, then the very functions the
+* :class:`Ours` -- the DAG's tasks, as they run them: the very functions the ensure_tables,
   load_staging, hash_merge and drop_staging tasks call (taxi_pipeline.postgres.steps).
 * :class:`Kestra` -- the course's flow (04_postgres_taxi.yaml), statement by statement, each in its
   own transaction as Kestra's tasks run them: one staging table, TRUNCATE, COPY, UPDATE ... SET
@@ -116,15 +116,10 @@ class Ours(LoadPath):
                             str(month.root), dag_id=f"postgres_taxi_{month.spec.taxi}", run_id=f"bench__{next(_run_ids)}")
 
     def load(self, month: MonthFile) -> Loaded:
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
-
         from taxi_pipeline.postgres import steps
-        from taxi_pipeline.settings import POSTGRES_CONN_ID
 
         spec, run = month.spec, self.describe(month)
-        hook = PostgresHook(postgres_conn_id=POSTGRES_CONN_ID)
-        hook.log.disabled = True  # it logs every statement
-        hook.run(steps.ensure_tables_sql(spec), split_statements=True)  # ensure_tables, as its operator runs it
+        steps.ensure_tables(spec)
         staged = steps.load_staging(spec, run, self.settings)
         merged = steps.hash_merge(spec, run, staged)
         steps.drop_staging(spec, run, self.settings)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import Asset, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -24,13 +23,10 @@ def table_asset(spec: TaxiSpec) -> Asset:
 
 
 def add_postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
-    ensure_tables = SQLExecuteQueryOperator(
-        task_id="ensure_tables",
-        conn_id=POSTGRES_CONN_ID,
-        sql=steps.ensure_tables_sql(spec),
-        split_statements=True,
-        do_xcom_push=False,
-    )
+    @task(task_id="ensure_tables")
+    def ensure_tables() -> None:
+        """CREATE IF NOT EXISTS: the partitioned main table, its strays index, the staging schema."""
+        steps.ensure_tables(spec)
 
     @task(task_id="load_staging")
     def load_staging(run: MonthRun) -> dict[str, Any]:
@@ -53,5 +49,5 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None
         steps.drop_staging(spec, run, settings)
 
     staged = load_staging(run)
-    run >> ensure_tables >> staged
+    run >> ensure_tables() >> staged
     hash_merge(run, staged) >> drop_staging(run).as_teardown(setups=staged)
