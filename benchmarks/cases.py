@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
-from benchmarks.data import MonthFile, generated, month_range
+from benchmarks.data import SourceMonth, generated, month_range
 from benchmarks.load_paths import Floor, Indexed, Kestra, Ours
 from taxi_pipeline.months import Month
 
@@ -43,7 +43,7 @@ def _warm_up(server: BenchPostgres) -> None:
         path.load(tiny)
 
 
-def main_case(server: BenchPostgres, months: list[MonthFile], reps: int) -> dict:
+def main_case(server: BenchPostgres, months: list[SourceMonth], reps: int) -> dict:
     """Case 1. Every repetition starts from empty tables, loads the months in order (first load),
     then loads them all again (re-load); a checkpoint precedes every timed load."""
     paths = [Floor(server, "b_floor"), Ours(server, "b_ours"), Ours(server, "b_ours_1", streams=1),
@@ -73,7 +73,7 @@ def main_case(server: BenchPostgres, months: list[MonthFile], reps: int) -> dict
     return {"first": first, "reload": reload, "rows": rows, "same_rows": same, "paths": [p.name for p in paths]}
 
 
-def _same_rows(server: BenchPostgres, databases: list[tuple[str, str]], months: list[MonthFile]) -> bool:
+def _same_rows(server: BenchPostgres, databases: list[tuple[str, str]], months: list[SourceMonth]) -> bool:
     """Whether the (database, schema)s hold the same (unique_row_id, filename) multiset: the same semantics."""
     digests = set()
     for database, schema in databases:
@@ -86,7 +86,7 @@ def _same_rows(server: BenchPostgres, databases: list[tuple[str, str]], months: 
     return len(digests) == 1
 
 
-def growth_case(server: BenchPostgres, month: MonthFile, tables: list[tuple[int, int]], reps: int,
+def growth_case(server: BenchPostgres, month: SourceMonth, tables: list[tuple[int, int]], reps: int,
                 kestra_reps: int) -> list[dict]:
     """Case 2. The month into an empty table vs into one already holding ``count`` months of
     ``per_month`` rows each (for each of ``tables``), by our design and by the simple indexed one.
@@ -139,7 +139,7 @@ def _copy_rows(server: BenchPostgres, source: tuple[str, str], target: tuple[str
                 into.write(data)
 
 
-def _kestra_growth(server: BenchPostgres, month: MonthFile, held: int, reps: int, result: PhaseResult) -> None:
+def _kestra_growth(server: BenchPostgres, month: SourceMonth, held: int, reps: int, result: PhaseResult) -> None:
     """The course's SQL the same way: its main table filled with the same rows (copied over)."""
     empty, big = Kestra(server, "gk_empty"), Kestra(server, "gk_big")
     empty.reset()
@@ -160,7 +160,7 @@ def _kestra_growth(server: BenchPostgres, month: MonthFile, held: int, reps: int
         say(f"growth (course) rep {rep + 1}/{reps} done")
 
 
-def memory_case(server: BenchPostgres, months: list[MonthFile]) -> list[dict]:
+def memory_case(server: BenchPostgres, months: list[SourceMonth]) -> list[dict]:
     """Case 3. Each month is loaded (ensure + load_staging + hash_merge + drop) by a fresh process
     that imports what an Airflow task process imports; it reports its own peak RSS (VmHWM)."""
     out = []

@@ -14,13 +14,13 @@ from pathlib import Path
 from benchmarks.common import WORK, say
 from taxi_pipeline.months import Month
 from taxi_pipeline.specs import SPECS
-from tests.support.load_paths import MonthFile
+from tests.support.load_paths import SourceMonth
 
 GENERATED = WORK / "data"
 _MIRROR_NAME = re.compile(r"^(?P<taxi>green|yellow)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.csv\.gz$")
 
 
-def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root: Path = GENERATED) -> list[MonthFile]:
+def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root: Path = GENERATED) -> list[SourceMonth]:
     """``rows`` rows per month; written once, then reused."""
     from tests.support import fake_tlc
 
@@ -36,18 +36,18 @@ def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root:
             fake_tlc.write_month(root, spec, month.year, month.month, rows, seed=seed)
             manifest[key] = {"rows": rows, "seed": seed}
             manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        out.append(MonthFile(spec, month, path, root))
+        out.append(SourceMonth(spec, month, path, root))
     return out
 
 
-def mirror(root: Path) -> list[MonthFile]:
+def mirror(root: Path) -> list[SourceMonth]:
     """Every ``<root>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``, in (taxi, month) order."""
     root = root.resolve()
     found = []
     for path in sorted(root.glob("*/*_tripdata_*.csv.gz")):
         match = _MIRROR_NAME.match(path.name)
         if match and path.parent.name == match["taxi"]:
-            found.append(MonthFile(SPECS[match["taxi"]], Month(int(match["year"]), int(match["month"])), path, root))
+            found.append(SourceMonth(SPECS[match["taxi"]], Month(int(match["year"]), int(match["month"])), path, root))
     if not found:
         raise SystemExit(f"DATA={root}: no <taxi>/<taxi>_tripdata_YYYY-MM.csv.gz files there")
     return found

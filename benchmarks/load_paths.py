@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from benchmarks.common import BenchPostgres
-from tests.support.load_paths import Kestra, Loaded, LoadPath, MonthFile, Ours, copy_month
+from tests.support.load_paths import Kestra, Loaded, LoadPath, SourceMonth, Ours, copy_month
 
 __all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours"]
 
@@ -21,13 +21,13 @@ __all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours"]
 class Floor(LoadPath):
     name = "COPY floor"
 
-    def prepare(self, month: MonthFile) -> None:
+    def prepare(self, month: SourceMonth) -> None:
         columns = ",\n".join(f"{c.name} {c.postgres_type}" for c in month.spec.columns)
         with self.server.connect(self.database) as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS floor_{month.spec.taxi} ({columns})")
             conn.execute(f"TRUNCATE floor_{month.spec.taxi}")
 
-    def load(self, month: MonthFile) -> Loaded:
+    def load(self, month: SourceMonth) -> Loaded:
         with self.server.connect(self.database, autocommit=False) as conn:
             rows = copy_month(conn, f"COPY floor_{month.spec.taxi} ({', '.join(month.spec.column_names)}) "
                                     "FROM STDIN WITH (FORMAT csv)", month)
@@ -42,10 +42,10 @@ class Indexed(Ours):
         super().__init__(server, database)
         self.name = "simple (id index + INSERT WHERE NOT EXISTS)"
 
-    def table(self, month: MonthFile) -> str:
+    def table(self, month: SourceMonth) -> str:
         return f"indexed.{month.spec.table}"
 
-    def remove(self, month: MonthFile) -> None:
+    def remove(self, month: SourceMonth) -> None:
         self.create(month.spec)
         with self.server.connect(self.database) as conn:
             conn.execute(f"DELETE FROM {self.table(month)} WHERE filename = %s", (month.filename,))
@@ -62,7 +62,7 @@ class Indexed(Ours):
             if index:
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {spec.table}_id ON indexed.{spec.table} (unique_row_id)")
 
-    def load(self, month: MonthFile) -> Loaded:
+    def load(self, month: SourceMonth) -> Loaded:
         from taxi_pipeline.postgres import steps
 
         spec, table = month.spec, self.table(month)

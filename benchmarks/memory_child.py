@@ -33,14 +33,14 @@ def main() -> None:
 
     import taxi_pipeline.factory  # noqa: F401
     import taxi_pipeline.postgres.tasks  # noqa: F401
-    from tests.support.load_paths import MonthFile, Ours
+    from tests.support.load_paths import SourceMonth, Ours
     from taxi_pipeline.months import Month
     from taxi_pipeline.specs import SPECS
 
     baseline = _status_kb("VmRSS")
     month = Month.parse(month_text)
     path = Path(root) / taxi / f"{taxi}_tripdata_{month}.csv.gz"
-    loaded = Ours(BenchPostgres(Path("/nonexistent"), int(port)), database).load(MonthFile(SPECS[taxi], month, path, Path(root)))
+    loaded = Ours(BenchPostgres(Path("/nonexistent"), int(port)), database).load(SourceMonth(SPECS[taxi], month, path, Path(root)))
     print(json.dumps({"rows": loaded.rows, "inserted": loaded.inserted, "baseline_kb": baseline,
                       "peak_kb": _status_kb("VmHWM"), "taxi": taxi, "month": month_text}))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.load_paths import Kestra, MonthFile, Ours
+from tests.support.load_paths import Kestra, SourceMonth, Ours
 from taxi_pipeline.months import Month
 from taxi_pipeline.specs import GREEN
 
@@ -98,11 +98,11 @@ class _Server:
         self.pg.run("createdb", database)
 
 
-def write(root: Path, month: Month, rows: list[str]) -> MonthFile:
+def write(root: Path, month: Month, rows: list[str]) -> SourceMonth:
     path = root / "green" / f"green_tripdata_{month}.csv.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(("\r\n".join([GREEN.header, *rows]) + "\r\n").encode()))
-    return MonthFile(GREEN, month, path, root)
+    return SourceMonth(GREEN, month, path, root)
 
 
 def table_rows(server: _Server, database: str) -> list[tuple[str, str]]:
@@ -122,7 +122,7 @@ def paths(pg_server, airflow_db, monkeypatch):
         pg_server.run("dropdb", database)
 
 
-def load_both(paths, month: MonthFile) -> tuple[int, int]:
+def load_both(paths, month: SourceMonth) -> tuple[int, int]:
     server, ours, course = paths
     ours_loaded, course_loaded = ours.load(month), course.load(month)
     assert table_rows(server, ours.database) == table_rows(server, course.database), month.label

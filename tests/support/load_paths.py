@@ -34,8 +34,8 @@ _run_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
-class MonthFile:
-    """One monthly file in a release-layout directory."""
+class SourceMonth:
+    """One monthly file in a release-layout directory: what a load path loads (a DAG source base + month)."""
 
     spec: TaxiSpec
     month: Month
@@ -57,7 +57,7 @@ class Loaded:
     inserted: int  # rows the main table gained
 
 
-def copy_month(conn, sql: str, month: MonthFile) -> int:
+def copy_month(conn, sql: str, month: SourceMonth) -> int:
     """COPY the month's CSV data through the project's streaming reader; returns the rows copied."""
     with conn.cursor() as cursor:
         with open_month_csv(str(month.path), month.spec, month.month, read_timeout=60) as stream:
@@ -81,14 +81,14 @@ class LoadPath:
     def reset(self) -> None:
         self.server.recreate(self.database)
 
-    def prepare(self, month: MonthFile) -> None:
+    def prepare(self, month: SourceMonth) -> None:
         """Untimed work before each timed load (nothing by default)."""
 
-    def remove(self, month: MonthFile) -> None:
+    def remove(self, month: SourceMonth) -> None:
         """Take the month out again, so the next load of it is a first load."""
         raise NotImplementedError
 
-    def load(self, month: MonthFile) -> Loaded:
+    def load(self, month: SourceMonth) -> Loaded:
         raise NotImplementedError
 
 
@@ -102,11 +102,11 @@ class Ours(LoadPath):
         overrides = {} if streams is None else {"copy_streams": streams}
         self.settings = Settings.from_env(**overrides)
 
-    def remove(self, month: MonthFile) -> None:
+    def remove(self, month: SourceMonth) -> None:
         with self.server.connect(self.database) as conn:
             conn.execute(f"DROP TABLE IF EXISTS public.{month.spec.table}_{month.month.year:04d}_{month.month.month:02d}")
 
-    def describe(self, month: MonthFile) -> MonthRun:
+    def describe(self, month: SourceMonth) -> MonthRun:
         """resolve_month's result for this month, pointing the DAG's connection at this database."""
         from taxi_pipeline.run import describe_run
         from taxi_pipeline.settings import POSTGRES_CONN_ID
@@ -115,7 +115,7 @@ class Ours(LoadPath):
         return describe_run(month.spec, Window(month.month, month.month), {}, month.month.first_moment(),
                             str(month.root), dag_id=f"postgres_taxi_{month.spec.taxi}", run_id=f"bench__{next(_run_ids)}")
 
-    def load(self, month: MonthFile) -> Loaded:
+    def load(self, month: SourceMonth) -> Loaded:
         from taxi_pipeline.postgres import steps
 
         spec, run = month.spec, self.describe(month)
@@ -129,12 +129,12 @@ class Ours(LoadPath):
 class Kestra(LoadPath):
     name = "course (Kestra SQL)"
 
-    def remove(self, month: MonthFile) -> None:
+    def remove(self, month: SourceMonth) -> None:
         with self.server.connect(self.database) as conn:
             conn.execute(f"DELETE FROM public.{month.spec.table} WHERE filename = %s", (month.filename,))
             conn.execute(f"VACUUM public.{month.spec.table}")
 
-    def load(self, month: MonthFile) -> Loaded:
+    def load(self, month: SourceMonth) -> Loaded:
         names = {"taxi": month.spec, "table": f"public.{month.spec.table}",
                  "staging": f"public.{month.spec.table}_staging", "file": month.filename}
 

@@ -6,8 +6,8 @@ file are all inserted; a failure anywhere leaves the table as it was. Each step 
 SQL file under ``include/sql/postgres/merge/`` and logs one line:
 
 1. ``lock``: merges into one table take turns (SHARE ROW EXCLUSIVE; readers are not blocked).
-2. The month has a partition already (a re-load): ``pending_after_own`` keeps the staged rows it
-   does not hold. None left: done, nothing written.
+2. The month has a partition already (a re-load): ``pending`` keeps the staged rows it does not
+   hold. None left: done, nothing written.
 3. ``pending_strays`` + ``candidates``: the rows of the table that can share an id with a pending
    row -- why so few is argued once, in create_tables.sql, where the predicates are defined.
 4. Place the rows. First load: the staged rows already in the table are deleted from the staging
@@ -52,13 +52,13 @@ class _Merge:
         self.names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "staging_table": run["staging_table"],
                       "partition": run["partition"], "filename": run["filename"]}
 
-    def execute(self, step: str, params: dict | None = None, **names: str):
+    def execute(self, step: str, params: dict | None = None, **names: object):
         started = time.perf_counter()
         self.cursor.execute(render(f"postgres/merge/{step}.sql", **self.names, **names), params)
         log.debug("%s: %s took %.3f s", self.run["label"], step, time.perf_counter() - started)
         return self.cursor
 
-    def scalar(self, step: str, params: dict | None = None, **names: str):
+    def scalar(self, step: str, params: dict | None = None, **names: object):
         return self.execute(step, params, **names).fetchone()[0]
 
 
@@ -69,18 +69,20 @@ def merge_month(conn, spec: TaxiSpec, run: MonthRun, staged_rows: int, *, staged
     with conn.transaction(), conn.cursor() as cursor:
         merge = _Merge(cursor, spec, run)
         merge.execute("lock")
+        log.info("%s: locked public.%s (merges into it take turns) after %.2f s",
+                 run["label"], spec.table, time.perf_counter() - started)
         own = bool(cursor.execute(render("postgres/partition_exists.sql"), {"partition": run["partition"]}).fetchone()[0])
         pending = run["staging_table"]
-        if own:
-            left = merge.execute("pending_after_own").rowcount
-            log.info("%s: %s of %s staged rows are not in the month's partition %s yet",
-                     run["label"], f"{left:,}", f"{staged_rows:,}", run["partition"])
-            if left == 0:
-                return MergeResult(staged_rows, 0, "unchanged", time.perf_counter() - started)
+        if own or not staged_with_ids:
+            left = merge.execute("pending", own=own).rowcount
             pending = _PENDING
+            if own:
+                log.info("%s: %s of %s staged rows are not in the month's partition %s yet",
+                         run["label"], f"{left:,}", f"{staged_rows:,}", run["partition"])
+                if left == 0:
+                    return MergeResult(staged_rows, 0, "unchanged", time.perf_counter() - started)
         found = _find_candidates(merge, pending, own)
-        attach = not own and staged_with_ids and not merge.scalar("has_row_triggers")
-        if attach:
+        if not own and staged_with_ids and not merge.scalar("has_row_triggers"):
             inserted = staged_rows - _drop_found(merge, found)
             merge.execute("attach")
             placement = "attached"
