@@ -90,7 +90,7 @@ def test_sigkill_between_copy_and_merge(taxi_db, monitor, source, months, tmp_pa
     assert str(run_month("green", 2019, 7).state) == "success"
     before = table_fingerprint(db, "green")
     # SHARE lets the child's ensure_tables (CREATE INDEX IF NOT EXISTS) through but holds its
-    # merge at its first statement, LOCK ... SHARE ROW EXCLUSIVE: staging is then committed and
+    # merge at its first statement, LOCK TABLE ONLY ... SHARE ROW EXCLUSIVE: staging is then committed and
     # the main table not yet touched -- the moment to kill it.
     monitor.execute("BEGIN")
     monitor.execute("LOCK TABLE green_tripdata IN SHARE MODE")
@@ -98,7 +98,7 @@ def test_sigkill_between_copy_and_merge(taxi_db, monitor, source, months, tmp_pa
     try:
         # Polled from another connection: pg_stat_activity is a snapshot within a transaction.
         pid = wait_for("the merge to wait for its lock", lambda: backend(
-            db, "LOCK TABLE public.green_tripdata", wait_event_type="Lock"))
+            db, "LOCK TABLE ONLY public.green_tripdata", wait_event_type="Lock"))
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
