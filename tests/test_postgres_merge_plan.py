@@ -18,30 +18,13 @@ from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.specs import GREEN
 from taxi_pipeline.sql_templates import render
 from tests.support import fake_tlc
-from tests.support.load_paths import SourceMonth, Ours
+from tests.support.load_paths import Ours, SessionServer, SourceMonth
 
 pytestmark = pytest.mark.integration
 
 
-class _Server:
-    def __init__(self, pg_server) -> None:
-        self.pg = pg_server
-
-    def uri(self, database: str) -> str:
-        return self.pg.uri(database)
-
-    def connect(self, database: str, autocommit: bool = True):
-        import psycopg
-
-        return psycopg.connect(self.pg.uri(database), autocommit=autocommit)
-
-    def recreate(self, database: str) -> None:
-        self.pg.run("dropdb", database)
-        self.pg.run("createdb", database)
-
-
 def test_candidates_use_the_strays_index_of_every_partition(pg_server, airflow_db, tmp_path):
-    server = _Server(pg_server)
+    server = SessionServer(pg_server)
     ours = Ours(server, f"plan_{uuid.uuid4().hex[:8]}")
     ours.reset()
     months = [Month(2019, m) for m in (1, 2, 3, 4)]
@@ -75,7 +58,7 @@ def test_a_partition_dropped_between_load_and_merge_is_rebuilt_with_ids(pg_serve
     partition before the merge: the merge must compute the ids and insert every row once."""
     from taxi_pipeline.postgres import steps
 
-    server = _Server(pg_server)
+    server = SessionServer(pg_server)
     ours = Ours(server, f"drop_{uuid.uuid4().hex[:8]}")
     ours.reset()
     month = Month(2019, 5)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.load_paths import Kestra, SourceMonth, Ours
+from tests.support.load_paths import Kestra, Ours, SessionServer, SourceMonth
 from taxi_pipeline.months import Month
 from taxi_pipeline.specs import GREEN
 
@@ -78,26 +78,6 @@ PAIRS = {"odd rows": ((Month(2019, 3), MARCH), (Month(2019, 4), APRIL)),
          "regular rows": ((Month(2019, 5), MAY), (Month(2019, 6), JUNE))}
 
 
-class _Server:
-    """The session's Postgres seen through the interface the benchmark's load paths use."""
-
-    def __init__(self, pg_server, login: str | None = None) -> None:
-        self.pg, self.login = pg_server, login  # login: "user:password" instead of the course's root:root
-
-    def uri(self, database: str) -> str:
-        uri = self.pg.uri(database)
-        return uri.replace("root:root", self.login) if self.login else uri
-
-    def connect(self, database: str, autocommit: bool = True):
-        import psycopg
-
-        return psycopg.connect(self.pg.uri(database), autocommit=autocommit)
-
-    def recreate(self, database: str) -> None:
-        self.pg.run("dropdb", database)
-        self.pg.run("createdb", database)
-
-
 def write(root: Path, month: Month, rows: list[str]) -> SourceMonth:
     path = root / "green" / f"green_tripdata_{month}.csv.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,14 +85,14 @@ def write(root: Path, month: Month, rows: list[str]) -> SourceMonth:
     return SourceMonth(GREEN, month, path, root)
 
 
-def table_rows(server: _Server, database: str) -> list[tuple[str, str]]:
+def table_rows(server: SessionServer, database: str) -> list[tuple[str, str]]:
     with server.connect(database) as conn:
         return conn.execute("SELECT unique_row_id, filename FROM green_tripdata ORDER BY 1, 2").fetchall()
 
 
 @pytest.fixture
 def paths(pg_server, airflow_db, monkeypatch):
-    server = _Server(pg_server)
+    server = SessionServer(pg_server)
     tag = uuid.uuid4().hex[:8]
     ours, course = Ours(server, f"ours_{tag}"), Kestra(server, f"course_{tag}")
     ours.reset()
@@ -169,7 +149,7 @@ def test_a_role_without_superuser_gets_the_same_ids(paths, tmp_path, pg_server):
         conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
         conn.execute(f"GRANT CREATE ON DATABASE {ours.database} TO {role}")
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
-    as_role = Ours(_Server(pg_server, login=f"{role}:pw"), ours.database)
+    as_role = Ours(SessionServer(pg_server, login=f"{role}:pw"), ours.database)
     march = write(tmp_path, Month(2019, 3), MARCH)
     try:
         assert as_role.load(march).inserted == len(MARCH)

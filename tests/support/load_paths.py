@@ -67,6 +67,29 @@ def copy_month(conn, sql: str, month: SourceMonth) -> int:
         return cursor.rowcount
 
 
+class SessionServer:
+    """The test session's Postgres (tests/conftest.py) seen through the interface load paths use.
+
+    ``login``: "user:password" instead of the course's root:root, for the DAG's connection.
+    """
+
+    def __init__(self, pg_server, login: str | None = None) -> None:
+        self.pg, self.login = pg_server, login
+
+    def uri(self, database: str) -> str:
+        uri = self.pg.uri(database)
+        return uri.replace("root:root", self.login) if self.login else uri
+
+    def connect(self, database: str, autocommit: bool = True):
+        import psycopg
+
+        return psycopg.connect(self.pg.uri(database), autocommit=autocommit)
+
+    def recreate(self, database: str) -> None:
+        self.pg.run("dropdb", database)
+        self.pg.run("createdb", database)
+
+
 class LoadPath:
     """One way of loading a month into its own database: reset, prepare (untimed), load (timed).
 
