@@ -14,6 +14,7 @@ same id text ('1' + '2019-03-05 10:00:00' vs '12019-03-05 10:00:00' + NULL picku
 from __future__ import annotations
 
 import gzip
+import logging
 import uuid
 from pathlib import Path
 
@@ -74,8 +75,21 @@ JUNE = [
     row("1", "2019-05-31 23:50:00", "2019-06-01 00:05:00", pu="101"),  # = a May row, picked up in May
     row("2", "2019-06-05 10:00:00", "2019-06-05 10:10:00"),
 ]
+# Loaded August first, July's shared rows are all strays (picked up in August or in 2008): only
+# July's staged strays are compared with the table (merge.py, "strays_only").
+JULY = [
+    row("1", "2019-07-03 10:00:00", "2019-07-03 10:10:00"),
+    row("2", "2019-08-01 00:10:00", "2019-08-01 00:20:00", pu="100"),  # = an August row
+    row("2", "2008-12-31 23:00:00", "2009-01-01 00:10:00"),  # = August's 2008 row
+]
+AUGUST = [
+    row("2", "2019-08-01 00:10:00", "2019-08-01 00:20:00", pu="100"),
+    row("2", "2008-12-31 23:00:00", "2009-01-01 00:10:00"),
+    row("1", "2019-08-05 10:00:00", "2019-08-05 10:10:00"),
+]
 PAIRS = {"odd rows": ((Month(2019, 3), MARCH), (Month(2019, 4), APRIL)),
-         "regular rows": ((Month(2019, 5), MAY), (Month(2019, 6), JUNE))}
+         "regular rows": ((Month(2019, 5), MAY), (Month(2019, 6), JUNE)),
+         "strays only": ((Month(2019, 7), JULY), (Month(2019, 8), AUGUST))}
 
 
 def write(root: Path, month: Month, rows: list[str]) -> SourceMonth:
@@ -112,13 +126,15 @@ def load_both(paths, month: SourceMonth) -> tuple[int, int]:
 
 @pytest.mark.parametrize("later_first", [False, True], ids=["earlier month first", "later month first"])
 @pytest.mark.parametrize("pair", sorted(PAIRS))
-def test_rows_shared_between_months_and_odd_rows_match_the_course(paths, tmp_path, pair, later_first):
+def test_rows_shared_between_months_and_odd_rows_match_the_course(paths, tmp_path, caplog, pair, later_first):
     server, ours, _ = paths
+    caplog.set_level(logging.INFO, logger="taxi_pipeline")
     files = [(write(tmp_path, month, rows), rows) for month, rows in PAIRS[pair]]
     (first, first_rows), (second, second_rows) = files[::-1] if later_first else files
     assert load_both(paths, first) == (len(first_rows), len(first_rows))
     inserted, _ = load_both(paths, second)
     assert 0 < inserted < len(second_rows)  # some of its rows were there already
+    assert ("only the staged strays could match" in caplog.text) == (pair == "strays only" and later_first)
     for month, _ in files:  # re-loading changes nothing
         assert load_both(paths, month)[0] == 0
     with server.connect(ours.database) as conn:

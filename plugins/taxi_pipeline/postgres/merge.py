@@ -61,6 +61,10 @@ class _Merge:
     def scalar(self, step: str, params: dict | None = None, **names: object):
         return self.execute(step, params, **names).fetchone()[0]
 
+    def through_indexes(self, yes: bool) -> None:
+        """A fresh partition or staging table has no statistics: make sure its strays come through the small index."""
+        self.cursor.execute(f"SET LOCAL enable_seqscan = {'off' if yes else 'on'}")
+
 
 def merge_month(conn, spec: TaxiSpec, run: MonthRun, staged_rows: int, *, staged_with_ids: bool) -> MergeResult:
     """Merge ``run``'s staging table (``staged_rows`` rows; ``staged_with_ids``: a first load's,
@@ -100,8 +104,7 @@ def _find_candidates(merge: _Merge, pending: str, own: bool) -> int:
     """Fill ``pg_temp.ny_taxi_candidates`` with every id in the table a pending row may share; returns its size."""
     month = run_month(merge.run)
     after = month.next()
-    # A fresh partition has no statistics: make sure its strays come through the small index.
-    merge.cursor.execute("SET LOCAL enable_seqscan = off")
+    merge.through_indexes(True)
     stray_pickups, unfixed = merge.execute("pending_strays", pending=pending).fetchone()
     stray_pickups = stray_pickups or []
     if unfixed:
@@ -117,7 +120,7 @@ def _find_candidates(merge: _Merge, pending: str, own: bool) -> int:
             "own_file": merge.run["filename"] if own else None,
         }, pending=pending).rowcount
         where = f"strays and {len(stray_files)} other month(s) at {len(stray_pickups):,} stray pickup(s)"
-    merge.cursor.execute("SET LOCAL enable_seqscan = on")
+    merge.through_indexes(False)
     log.info("%s: %s row(s) of the table may share an id with a staged row (looked at: %s)",
              merge.run["label"], f"{found:,}", where)
     return found
@@ -125,8 +128,14 @@ def _find_candidates(merge: _Merge, pending: str, own: bool) -> int:
 
 def _drop_found(merge: _Merge, candidates: int) -> int:
     """Delete the staged rows whose id the table holds already; returns how many."""
-    if candidates == 0 or merge.scalar("count_found") == 0:
+    if candidates == 0:
         return 0
-    removed = merge.execute("delete_found").rowcount
-    log.info("%s: %s staged row(s) already in the table, skipped", merge.run["label"], f"{removed:,}")
+    strays_only = not merge.scalar("candidates_home")
+    merge.through_indexes(strays_only)
+    found = merge.scalar("count_found", strays_only=strays_only)
+    removed = merge.execute("delete_found", strays_only=strays_only).rowcount if found else 0
+    merge.through_indexes(False)
+    if removed:
+        log.info("%s: %s staged row(s) already in the table, skipped%s", merge.run["label"], f"{removed:,}",
+                 " (only the staged strays could match)" if strays_only else "")
     return removed
