@@ -29,7 +29,7 @@ class Floor(LoadPath):
 
     def load(self, month: SourceMonth) -> Loaded:
         with self.server.connect(self.database, autocommit=False) as conn:
-            rows = copy_month(conn, f"COPY floor_{month.spec.taxi} ({', '.join(month.spec.column_names)}) "
+            rows = copy_month(conn, f"COPY floor_{month.spec.taxi} ({', '.join(month.spec.dtc_columns)}) "
                                     "FROM STDIN WITH (FORMAT csv)", month)
             conn.commit()
         return Loaded(rows, rows)
@@ -69,7 +69,7 @@ class Indexed(Ours):
         columns = ", ".join(spec.column_names)
         self.create(spec)
         run = self.describe(month)
-        staged = steps.load_staging(spec, run, self.settings)
+        staged = steps.load_staging(spec, run, self.locate(run), self.settings)
         with self.server.connect(self.database, autocommit=False) as conn:
             conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             # The id index is the design: without this, a table that looks empty (the first month,

@@ -16,6 +16,8 @@ month inserts nothing.
 from __future__ import annotations
 
 from taxi_pipeline.factory import build_taxi_dag
+from taxi_pipeline.specs import SPECS
 
-gcp_taxi_green = build_taxi_dag("gcp", "green", doc_md=__doc__)
-gcp_taxi_yellow = build_taxi_dag("gcp", "yellow", doc_md=__doc__)
+# One DAG per trip type in specs.SPECS (yellow, green, fhv, fhvhv): a new spec is a new DAG.
+for _taxi in SPECS:
+    globals()[f"gcp_taxi_{_taxi}"] = build_taxi_dag("gcp", _taxi, doc_md=__doc__)

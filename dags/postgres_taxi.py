@@ -15,6 +15,8 @@ course's md5) is already there are skipped, so re-running a month inserts nothin
 from __future__ import annotations
 
 from taxi_pipeline.factory import build_taxi_dag
+from taxi_pipeline.specs import SPECS
 
-postgres_taxi_green = build_taxi_dag("postgres", "green", doc_md=__doc__)
-postgres_taxi_yellow = build_taxi_dag("postgres", "yellow", doc_md=__doc__)
+# One DAG per trip type in specs.SPECS (yellow, green, fhv, fhvhv): a new spec is a new DAG.
+for _taxi in SPECS:
+    globals()[f"postgres_taxi_{_taxi}"] = build_taxi_dag("postgres", _taxi, doc_md=__doc__)

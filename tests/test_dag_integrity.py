@@ -11,8 +11,8 @@ from taxi_pipeline.specs import SPECS
 from tests.conftest import ROOT
 
 EXPECTED_TASKS = {
-    "postgres": ["resolve_month", "ensure_tables", "load_staging", "hash_merge", "drop_staging"],
-    "gcp": ["resolve_month", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
+    "postgres": ["resolve_month", "wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging"],
+    "gcp": ["resolve_month", "wait_for_file", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
             "hash_merge", "drop_monthly_table"],
 }
 EXPECTED_ASSETS = {"postgres": "ny_taxi_postgres.public.{taxi}_tripdata", "gcp": "bigquery.{taxi}_tripdata"}
@@ -27,8 +27,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == [
-        "gcp_setup", "gcp_taxi_green", "gcp_taxi_yellow", "postgres_taxi_green", "postgres_taxi_yellow"]
+    assert sorted(dagbag.dag_ids) == ["gcp_setup"] + sorted(f"{t}_taxi_{taxi}" for t in ("gcp", "postgres") for taxi in SPECS)
 
 
 @pytest.mark.parametrize("target", ["postgres", "gcp"])
@@ -47,7 +46,7 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert set(dag.tags) == {"ny_taxi", target, taxi}
     assert dag.max_active_runs == 2
     assert dag.doc_md and "hash-merge" in dag.doc_md
-    assert sorted(dag.params.keys()) == ["month", "year"]
+    assert sorted(dag.params.keys()) == ["month", "source", "year"]
     assert dag.params.get_param("month").schema["maximum"] == 12
     assert dag.default_args["owner"] == "ny-taxi"
     assert dag.default_args["retry_exponential_backoff"] is True
@@ -55,6 +54,8 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS[target]
     assert dag.get_task(EXPECTED_TASKS[target][-1]).is_teardown
     assert dag.get_task("resolve_month").retries == 0
+    sensor = dag.get_task("wait_for_file")
+    assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 6 * 3600, 90 * 86400)
     assert [a.name for a in dag.get_task("hash_merge").outlets] == [EXPECTED_ASSETS[target].format(taxi=taxi)]
     for task in dag.tasks:
         if task.task_id not in ("resolve_month",):
@@ -72,8 +73,14 @@ def test_gcp_monthly_load_uses_an_explicit_schema(dagbag):
     load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table").arguments  # the real operator's
     assert load["autodetect"] is False and load["skip_leading_rows"] == 1
     assert load["compression"] == "GZIP" and load["write_disposition"] == "WRITE_TRUNCATE"
-    assert [f["name"] for f in load["schema_fields"]] == SPECS["green"].column_names
-    assert {f["type"] for f in load["schema_fields"]} == {"STRING", "TIMESTAMP", "INTEGER", "NUMERIC"}
+    # The file's columns (upload_to_gcs read its header): the csv.gz backup has no cbd_congestion_fee.
+    schema = load["schema_fields"]
+    assert (schema.operator.task_id, schema.key) == ("upload_to_gcs", "schema_fields")
+    from taxi_pipeline.gcp.tasks import bigquery_schema
+
+    fields = bigquery_schema(SPECS["green"], SPECS["green"].dtc_columns)
+    assert [f["name"] for f in fields] == SPECS["green"].dtc_columns
+    assert {f["type"] for f in fields} == {"STRING", "TIMESTAMP", "INTEGER", "NUMERIC"}
 
 
 def test_tasks_get_the_run_as_arguments_not_by_task_id(dagbag):
@@ -86,6 +93,11 @@ def test_tasks_get_the_run_as_arguments_not_by_task_id(dagbag):
     assert merge["month_label"].operator.task_id == "resolve_month"
     drop = dag.get_task("drop_monthly_table").arguments["deletion_dataset_table"]
     assert (drop.operator.task_id, drop.key) == ("upload_to_gcs", "monthly_table")
+
+
+def test_fhv_and_fhvhv_come_from_their_specs_alone(dagbag):
+    assert dagbag.dags["postgres_taxi_fhvhv"].start_date == datetime(2019, 2, 1, tzinfo=timezone.utc)  # published from
+    assert [t.task_id for t in dagbag.dags["gcp_taxi_fhv"].topological_sort()] == EXPECTED_TASKS["gcp"]
 
 
 def test_retries_default_is_three(monkeypatch):

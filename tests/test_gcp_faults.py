@@ -135,7 +135,7 @@ def test_load_job_failure_leaves_main_table_and_no_monthly_table(target, bq, gcs
     before = fingerprint(bq, target)
     month_file = fake_tlc.write_month(server.root, GREEN, 2020, 5, ROWS, seed=33)
     good = month_file.path.read_bytes()
-    fare = GREEN.column_names.index("fare_amount")
+    fare = GREEN.dtc_columns.index("fare_amount")
 
     def bad_fare(lines: list[str]) -> list[str]:
         fields = lines[200].split(",")  # file line 201

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timezone
 
 import pytest
 
 from taxi_pipeline.months import Month, ParamError, Window, resolve_month
 from taxi_pipeline.run import describe_run
-from taxi_pipeline.source import BadSourceFile, month_url
-from taxi_pipeline.specs import GREEN, YELLOW, get_spec
+from taxi_pipeline.releases import DTC, TLC, release
+from taxi_pipeline.specs import FHVHV, GREEN, YELLOW, get_spec
 
 WINDOW = Window(Month(2019, 1), Month(2021, 7))
 
@@ -71,10 +73,15 @@ def test_month_arithmetic_and_window():
         Window(Month(2020, 1), Month(2019, 12))
 
 
-def test_url_and_filename():
+def test_url_and_filename(tmp_path):
     base = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
-    assert month_url(base + "/", GREEN, Month(2019, 12)) == f"{base}/green/green_tripdata_2019-12.csv.gz"
-    assert month_url("/mirror", YELLOW, Month(2020, 1)) == "/mirror/yellow/yellow_tripdata_2020-01.csv.gz"
+    assert DTC.candidates(GREEN, Month(2019, 12)) == [
+        {"url": f"{base}/green/green_tripdata_2019-12.csv.gz", "format": "csv.gz"}]
+    assert TLC.candidates(YELLOW, Month(2024, 1)) == [
+        {"url": "https://d37ci6vzurychx.cloudfront.net/trip-data/yellow_tripdata_2024-01.parquet", "format": "parquet"}]
+    mirror = release(str(tmp_path) + "/", setting="s")
+    assert [c["url"] for c in mirror.candidates(YELLOW, Month(2020, 1))] == [
+        f"{tmp_path}/yellow/yellow_tripdata_2020-01.csv.gz", f"{tmp_path}/yellow_tripdata_2020-01.parquet"]
     assert YELLOW.filename(2021, 7) == "yellow_tripdata_2021-07.csv"
     with pytest.raises(ValueError, match="unknown taxi type 'blue'"):
         get_spec("blue")
@@ -84,7 +91,8 @@ def test_describe_run_derives_everything_from_the_validated_month(tmp_path):
     info = describe_run(GREEN, WINDOW, {"year": 2019, "month": 12}, None, str(tmp_path),
                         dag_id="postgres_taxi_green", run_id="manual__x")
     assert info["filename"] == "green_tripdata_2019-12.csv"
-    assert info["url"] == f"{tmp_path}/green/green_tripdata_2019-12.csv.gz"
+    assert info["candidates"][0] == {"url": f"{tmp_path}/green/green_tripdata_2019-12.csv.gz", "format": "csv.gz"}
+    assert info["source"] == f"mirror {tmp_path}"
     assert info["staging_table"].startswith("taxi_staging.green_2019_12_")
     assert info["partition"] == "public.green_tripdata_2019_12"
     assert (info["object_name"], info["monthly_table"]) == ("green/green_tripdata_2019-12.csv.gz", "green_tripdata_2019_12")
@@ -98,5 +106,18 @@ def test_describe_run_derives_everything_from_the_validated_month(tmp_path):
     [("ftp://example.org/x", "unsupported scheme 'ftp'"), ("/does/not/exist", "directory /does/not/exist does not exist")],
 )
 def test_bad_source_base_is_named(base, message):
-    with pytest.raises(BadSourceFile, match=message):
-        describe_run(GREEN, WINDOW, {}, utc(2019, 1, 1), base, dag_id="d", run_id="r")
+    with pytest.raises(ParamError, match=f"param 'source': {message}"):
+        describe_run(GREEN, WINDOW, {}, utc(2019, 1, 1), base, dag_id="d", run_id="r", source_setting="param 'source'")
+
+
+@pytest.mark.parametrize("source,spec,month,message", [
+    ("dtc", GREEN, Month(2021, 8), "dtc publishes green 2019-01..2021-07, not 2021-08"),
+    ("tlc", YELLOW, Month(2010, 6), "tlc publishes yellow 2011-01..20"),
+    ("tlc", FHVHV, Month(2019, 1), "tlc publishes fhvhv 2019-02.."),
+])
+def test_a_month_the_source_does_not_publish_is_refused_before_any_io(source, spec, month, message):
+    window = Window(Month(2009, 1), Month(2030, 1))
+    with pytest.raises(ParamError, match=re.escape(message)) as raised:
+        describe_run(spec, window, {"year": month.year, "month": month.month}, None, source, dag_id="d", run_id="r")
+    if month.year == 2010:
+        assert "old layout (lat/lon, no zone ids)" in str(raised.value)

@@ -67,7 +67,7 @@ def test_a_partition_dropped_between_load_and_merge_is_rebuilt_with_ids(pg_serve
     try:
         assert ours.load(month_file).inserted == 1_000
         run = ours.describe(month_file)
-        staged = steps.load_staging(GREEN, run, ours.settings)
+        staged = steps.load_staging(GREEN, run, ours.locate(run), ours.settings)
         assert staged["with_ids"] is False  # shaped to compare with the partition
         with server.connect(ours.database) as conn:
             conn.execute("DROP TABLE public.green_tripdata_2019_05")

@@ -89,7 +89,7 @@ def test_green_month_loads_every_row_once_and_rerun_changes_nothing(db, source, 
     rows = file_rows(jan)
     for column in ("VendorID", "RatecodeID", "passenger_count", "payment_type", "trip_type",
                    "store_and_fwd_flag", "congestion_surcharge", "ehail_fee"):
-        index = GREEN.column_names.index(column)
+        index = GREEN.dtc_columns.index(column)
         blanks = sum(1 for row in rows if row[index] == "")
         nulls = db.execute(f"SELECT count(*) FROM green_tripdata WHERE {column} IS NULL").fetchone()[0]
         assert nulls == blanks, column
@@ -225,7 +225,7 @@ def test_header_mismatch_is_named_and_leaves_the_table_untouched(db, source, mon
     run = run_month("green", 2020, 5)
     assert str(run.state) == "failed"
     out = capfd.readouterr().out
-    assert "green_tripdata_2020-05.csv.gz: header does not match the green spec: missing ['fare_amount']; unexpected ['fare']" in out
+    assert "green_tripdata_2020-05.csv.gz: columns do not match the green spec: missing ['fare_amount']; unexpected ['fare']" in out
     assert table_fingerprint(db, "green") == before
     assert staging_tables(db) == []
 

@@ -174,7 +174,7 @@ def _write(month_file: fake_tlc.MonthFile, lines: list[str], *, final_newline: b
 
 def _set_field(lines: list[str], line_number: int, column: str, value: str) -> None:
     fields = lines[line_number - 1].split(",")
-    fields[GREEN.column_names.index(column)] = value
+    fields[GREEN.dtc_columns.index(column)] = value
     lines[line_number - 1] = ",".join(fields)
 
 
@@ -191,7 +191,7 @@ def too_many_fields(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     lines = _lines(f)
     lines[BAD_LINE - 1] += ",9"
     _write(f, lines)
-    last, count = GREEN.column_names[-1], len(GREEN.column_names)
+    last, count = GREEN.dtc_columns[-1], len(GREEN.dtc_columns)
     return (f"{f.path.name}, line {BAD_LINE}: extra data after last expected column "
             f"({last}: the row has more than the header's {count} fields)")
 
@@ -241,17 +241,17 @@ def _header(f: fake_tlc.MonthFile, header: str) -> None:
 
 def renamed_column(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     _header(f, GREEN.header.replace("fare_amount", "fare"))
-    return f"{f.path.name}: header does not match the green spec: missing ['fare_amount']; unexpected ['fare']"
+    return f"{f.path.name}: columns do not match the green spec: missing ['fare_amount']; unexpected ['fare']"
 
 
 def missing_column(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     _header(f, GREEN.header.replace(",fare_amount", ""))
-    return f"{f.path.name}: header does not match the green spec: missing ['fare_amount']"
+    return f"{f.path.name}: columns do not match the green spec: missing ['fare_amount']"
 
 
 def extra_column(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     _header(f, GREEN.header + ",airport_fee")
-    return f"{f.path.name}: header does not match the green spec: unexpected ['airport_fee']"
+    return f"{f.path.name}: columns do not match the green spec: unexpected ['airport_fee']"
 
 
 def truncated_gzip(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
@@ -341,7 +341,7 @@ def test_bad_value_deep_in_a_larger_file_is_reported_at_the_files_own_line(db, c
         (
             "ftp://127.0.0.1/nyc-tlc",
             "ny_taxi_source: unsupported scheme 'ftp' in 'ftp://127.0.0.1/nyc-tlc'; "
-            "use https://, http://, file:// or a directory",
+            "use dtc, tlc, https://, http://, file:// or a directory",
         ),
         ("{tmp}/no-such-mirror", "ny_taxi_source: directory {tmp}/no-such-mirror does not exist"),
         ("file://{tmp}/no-such-mirror", "ny_taxi_source: directory {tmp}/no-such-mirror does not exist"),

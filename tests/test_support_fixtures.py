@@ -70,7 +70,7 @@ def yellow_jan(release_root: Path) -> MonthFile:
 
 def _columns(spec: TaxiSpec, path: Path) -> tuple[str, list[dict[str, str]]]:
     header, rows = read_rows(path)
-    return header, [dict(zip(spec.column_names, row)) for row in rows]
+    return header, [dict(zip(spec.dtc_columns, row)) for row in rows]
 
 
 def _parse(text: str) -> datetime:
@@ -101,7 +101,7 @@ def test_crlf_header_and_line_count(which: str, request: pytest.FixtureRequest) 
 def test_blank_group_is_about_40_percent_and_blank_together(which: str, request: pytest.FixtureRequest) -> None:
     f: MonthFile = request.getfixturevalue(which)
     spec = GREEN if f.taxi == "green" else YELLOW
-    group = [name for name in BLANK_GROUP if name in spec.column_names]
+    group = [name for name in BLANK_GROUP if name in spec.dtc_columns]
     _, rows = _columns(spec, f.path)
     blank = [row for row in rows if row["VendorID"] == ""]
     assert 0.30 <= len(blank) / len(rows) <= 0.50
@@ -114,7 +114,7 @@ def test_blank_group_is_about_40_percent_and_blank_together(which: str, request:
     assert {r["passenger_count"] for r in filled} <= {str(n) for n in range(7)}
     assert {r["payment_type"] for r in filled} <= {"1", "2", "3", "4"}
     assert {r["congestion_surcharge"] for r in filled} <= {"0", "2.75"}
-    if "trip_type" in spec.column_names:
+    if "trip_type" in spec.dtc_columns:
         assert {r["trip_type"] for r in filled} == {"1", "2"}
 
 
@@ -169,7 +169,7 @@ def test_hashed_field_duplicates_exist(which: str, request: pytest.FixtureReques
     f: MonthFile = request.getfixturevalue(which)
     spec = GREEN if f.taxi == "green" else YELLOW
     _, rows = read_rows(f.path)
-    index = [spec.column_names.index(name) for name in spec.postgres_hash_columns]
+    index = [spec.dtc_columns.index(name) for name in spec.postgres_hash_columns]
     counts = Counter(tuple(row[i] for i in index) for row in rows)
     assert sum(c - 1 for c in counts.values()) == 3  # duplicate_rows default
     # The md5 the merge computes sees the same duplicates.
@@ -180,13 +180,13 @@ def test_hashed_field_duplicates_exist(which: str, request: pytest.FixtureReques
 def test_duplicate_rows_parameter(tmp_path: Path) -> None:
     f = write_month(tmp_path, YELLOW, 2020, 6, 500, duplicate_rows=10)
     _, rows = read_rows(f.path)
-    index = [YELLOW.column_names.index(name) for name in YELLOW.postgres_hash_columns]
+    index = [YELLOW.dtc_columns.index(name) for name in YELLOW.postgres_hash_columns]
     counts = Counter(tuple(row[i] for i in index) for row in rows)
     assert sum(c - 1 for c in counts.values()) == 10
 
 
 def test_unique_row_id_canonicalizes_like_postgres() -> None:
-    row = dict.fromkeys(GREEN.column_names, "")
+    row = dict.fromkeys(GREEN.dtc_columns, "")
     row.update(
         {
             GREEN.pickup_column: "2019-01-01 00:00:01",
@@ -198,7 +198,7 @@ def test_unique_row_id_canonicalizes_like_postgres() -> None:
 
     def rid(fare: str, distance: str) -> str:
         fields = {**row, "fare_amount": fare, "trip_distance": distance}
-        return unique_row_id(GREEN, [fields[name] for name in GREEN.column_names])
+        return unique_row_id(GREEN, [fields[name] for name in GREEN.dtc_columns])
 
     assert rid(".80", "6") == rid("0.8", "6.00") == rid("0.80", "6.0")
     assert rid("12.50", "1") == rid("12.5", "1.0")
@@ -231,7 +231,7 @@ def test_large_file_path_keeps_promises(tmp_path: Path) -> None:
     # yellow: VendorID, then the pickup
     assert len(re.findall(rb"\n[^,\r\n]*,(?:2008|2009)-", raw)) >= 200
     assert len(re.findall(rb"\n[^,\r\n]*,2021-03-0[123] ", raw)) >= 200
-    index = [YELLOW.column_names.index(name) for name in YELLOW.postgres_hash_columns]
+    index = [YELLOW.dtc_columns.index(name) for name in YELLOW.postgres_hash_columns]
     counts = Counter(tuple(line.split(b",")[i] for i in index) for line in raw.split(b"\r\n")[1:-1])
     assert sum(c - 1 for c in counts.values()) == 3
 

@@ -1,7 +1,7 @@
 """The DAG factory: one monthly DAG per (target, taxi type), built from the taxi spec.
 
-Every DAG has the same shape -- resolve month -> ensure tables -> load -> hash-merge -> clean up --
-with the target (Postgres, GCP) deciding what the steps run. Parse time stays cheap: only the
+Every DAG has the same shape -- resolve month -> wait for its file -> ensure tables -> load ->
+hash-merge -> clean up -- with the target (Postgres, GCP) deciding what the steps run. Parse time stays cheap: only the
 environment is read here; providers and clients are imported when the tasks run.
 """
 
@@ -14,17 +14,24 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from taxi_pipeline.months import ParamError, Window
+from taxi_pipeline.published import MonthPublishedSensor
 from taxi_pipeline.run import MonthRun, describe_run
-from taxi_pipeline.settings import DEFAULT_SOURCE, SOURCE_VARIABLE, Settings
-from taxi_pipeline.source import BadSourceFile
+from taxi_pipeline.settings import SOURCE_VARIABLE, Settings
 from taxi_pipeline.specs import TaxiSpec, get_spec
 
 OWNER = "ny-taxi"
 
 
-def month_params(window: Window) -> dict[str, Param]:
+def month_params(window: Window, settings: Settings) -> dict[str, Param]:
     """The trigger form: both empty means "the run's logical date"; both set wins over it."""
     return {
+        "source": Param(
+            None,
+            type=["null", "string"],
+            title="Source",
+            description=f"dtc (DataTalksClub csv.gz), tlc (official parquet) or a mirror directory/URL. "
+            f"Empty: the deployment's (Variable {SOURCE_VARIABLE}, else {settings.source}).",
+        ),
         "year": Param(
             None,
             type=["null", "integer"],
@@ -42,41 +49,46 @@ def month_params(window: Window) -> dict[str, Param]:
     }
 
 
-def resolve_month_task(spec: TaxiSpec, window: Window) -> XComArg:
+def resolve_month_task(spec: TaxiSpec, window: Window, settings: Settings) -> XComArg:
     @task(task_id="resolve_month", retries=0)
     def resolve_month() -> MonthRun:
-        """Validate params / logical date and derive URL, filename and this run's staging table."""
+        """Validate params / logical date and source; derive the file's places, filename, staging table."""
         context = get_current_context()
-        dag_run = context["dag_run"]
+        dag_run, params = context["dag_run"], context["params"]
+        if params.get("source"):
+            source, setting = params["source"], "param 'source'"
+        else:
+            source = Variable.get(SOURCE_VARIABLE, default=None)
+            source, setting = (source, SOURCE_VARIABLE) if source else (settings.source, "NY_TAXI_SOURCE")
         try:
-            return describe_run(
-                spec,
-                window,
-                context["params"],
-                context.get("logical_date"),
-                Variable.get(SOURCE_VARIABLE, default=DEFAULT_SOURCE),
-                dag_id=dag_run.dag_id,
-                run_id=dag_run.run_id,
-            )
-        except (ParamError, BadSourceFile) as exc:  # retrying cannot fix a bad parameter
+            return describe_run(spec, window, params, context.get("logical_date"), source,
+                                dag_id=dag_run.dag_id, run_id=dag_run.run_id, source_setting=setting)
+        except ParamError as exc:  # retrying cannot fix a bad parameter
             raise AirflowFailException(str(exc)) from exc
 
     return resolve_month()
 
 
-def _postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+def wait_for_file(run: XComArg, settings: Settings) -> XComArg:
+    sensor = MonthPublishedSensor(task_id="wait_for_file", run=run, read_timeout=settings.http_read_timeout,
+                                  wait_days=settings.publish_wait_days, poke_interval=settings.publish_poke_seconds)
+    run >> sensor
+    return sensor.output
+
+
+def _postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
     from taxi_pipeline.postgres.tasks import add_postgres_steps
 
-    add_postgres_steps(spec, run, settings)
+    add_postgres_steps(spec, run, located, settings)
 
 
-def _gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+def _gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
     from taxi_pipeline.gcp.tasks import add_gcp_steps
 
-    add_gcp_steps(spec, run, settings)
+    add_gcp_steps(spec, run, located, settings)
 
 
-TARGETS: dict[str, Callable[[TaxiSpec, XComArg, Settings], None]] = {
+TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], None]] = {
     "postgres": _postgres_steps,
     "gcp": _gcp_steps,
 }
@@ -88,16 +100,16 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
         raise ValueError(f"unknown target {target!r}: expected one of {sorted(TARGETS)}")
     spec = get_spec(taxi)
     settings = settings or Settings.from_env()
-    window = settings.window
+    window = settings.window(spec)
     with DAG(
         dag_id=f"{target}_taxi_{taxi}",
         description=f"NYC TLC {taxi} taxi trips, one month per run, hash-merged into {target}",
         schedule=CronTriggerTimetable(spec.schedule, timezone="UTC"),
         start_date=window.first.first_moment(),
-        end_date=window.last.last_moment(),
+        end_date=None if settings.open_ended(spec) else window.last.last_moment(),  # tlc: up to today
         catchup=True,
         max_active_runs=settings.max_active_runs,
-        params=month_params(window),
+        params=month_params(window, settings),
         default_args={
             "owner": OWNER,
             "retries": settings.retries,
@@ -108,5 +120,6 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
         tags=["ny_taxi", target, taxi],
         doc_md=doc_md,
     ) as dag:
-        TARGETS[target](spec, resolve_month_task(spec, window), settings)
+        run = resolve_month_task(spec, window, settings)
+        TARGETS[target](spec, run, wait_for_file(run, settings), settings)
     return dag

@@ -13,9 +13,9 @@ import time
 from datetime import datetime
 from typing import Any, Mapping, TypedDict
 
-from taxi_pipeline.months import Month, Window, resolve_month
+from taxi_pipeline.months import Month, ParamError, Window, resolve_month
+from taxi_pipeline.releases import LocatedFile, release
 from taxi_pipeline.settings import STAGING_SCHEMA
-from taxi_pipeline.source import check_source_base, month_url
 from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ class MonthRun(TypedDict):
     month: int
     label: str  # "green 2019-03", the prefix of every log line about the month
     origin: str  # "params" or "logical date"
-    filename: str  # the course's filename value, and the month's partition key
-    url: str
+    filename: str  # the course's filename value (both sources), and the month's partition key
+    source: str  # "dtc", "tlc" or "mirror <base>"
+    candidates: list[LocatedFile]  # where the month's file may appear (wait_for_file looks there)
     staging_table: str  # taxi_staging.<taxi>_<yyyy>_<mm>_<run key>_<epoch>: this run's alone
     partition: str  # public.<taxi>_tripdata_<yyyy>_<mm>: the month's partition of the main table
     object_name: str  # GCP: the lake object, <taxi>/<filename>.gz
@@ -57,13 +58,20 @@ def describe_run(
     window: Window,
     params: Mapping[str, Any],
     logical_date: datetime | None,
-    source_base: str,
+    source: str,
     *,
     dag_id: str,
     run_id: str,
+    source_setting: str = "source",
 ) -> MonthRun:
+    """``source``: dtc, tlc or a mirror, as named by ``source_setting`` (named in errors)."""
     month, origin = resolve_month(params, logical_date, window)
-    check_source_base(source_base)
+    chosen = release(source, setting=source_setting)
+    published = chosen.window(spec)
+    if chosen.name != "mirror" and month not in published:  # a mirror holds what it holds
+        why = chosen.why_outside(spec)
+        raise ParamError(f"{source_setting}: {chosen.name} publishes {spec.taxi} {published.first}..{published.last}, "
+                         f"not {month}{f' ({why})' if why else ''}")
     filename = spec.filename(month.year, month.month)
     suffix = f"{month.year:04d}_{month.month:02d}"
     run = MonthRun(
@@ -73,11 +81,13 @@ def describe_run(
         label=f"{spec.taxi} {month}",
         origin=origin,
         filename=filename,
-        url=month_url(source_base, spec, month),
+        source=chosen.name if chosen.name != "mirror" else f"mirror {chosen.base}",
+        candidates=chosen.candidates(spec, month),
         staging_table=staging_table_name(spec, month, dag_id, run_id),
         partition=f"public.{spec.table}_{suffix}",
         object_name=f"{spec.taxi}/{filename}.gz",
         monthly_table=f"{spec.table}_{suffix}",
     )
-    log.info("This run loads %s (from %s): %s", run["label"], origin, run["url"])
+    log.info("This run loads %s (from %s) from %s: %s", run["label"], origin, run["source"],
+             " or ".join(c["url"] for c in run["candidates"]))
     return run

@@ -1,9 +1,11 @@
 """Every setting of the bundle, declared, parsed and validated here and nowhere else.
 
 Deployment settings come from the environment (``NY_TAXI_*``), read when a DAG file is parsed and
-again in the task process that re-parses it: cheap, no network, no ``Variable.get``. The source
-base URL is an Airflow Variable, read inside the first task of a run. An invalid value fails
-naming the variable and what it accepts. The README's configuration table is :data:`DECLARED`.
+again in the task process that re-parses it: cheap, no network, no ``Variable.get``. The source a
+run reads is, first to last: the run's ``source`` param, the Airflow Variable ``ny_taxi_source``
+(read inside the first task), ``NY_TAXI_SOURCE``; the DAGs' windows follow ``NY_TAXI_SOURCE``
+(parse time cannot read Variables). An invalid value fails naming the variable and what it
+accepts. The README's configuration table is :data:`DECLARED`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from taxi_pipeline.months import Month, ParamError, Window
+
+if TYPE_CHECKING:
+    from taxi_pipeline.specs import TaxiSpec
 
 POSTGRES_CONN_ID = "ny_taxi_postgres"
 STAGING_SCHEMA = "taxi_staging"
@@ -23,11 +28,26 @@ GCP_CONN_ID = "google_cloud_default"
 # GCP_DATASET); read at run time, settable as AIRFLOW_VAR_<NAME> in the environment.
 GCP_VARIABLES = ("gcp_project_id", "gcp_location", "gcp_bucket_name", "gcp_dataset")
 SOURCE_VARIABLE = "ny_taxi_source"  # Airflow Variable (or env AIRFLOW_VAR_NY_TAXI_SOURCE)
-DEFAULT_SOURCE = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+LATEST = "latest"
 
 
 def _month(raw: str) -> Month:
     return Month.parse(raw)
+
+
+def _month_or_latest(raw: str) -> Month | None:
+    return None if raw.lower() == LATEST else Month.parse(raw)
+
+
+def _source(raw: str) -> str:
+    from taxi_pipeline.releases import release
+
+    release(raw, setting="NY_TAXI_SOURCE")  # raises naming the variable
+    return raw
+
+
+_source.accepts = "dtc, tlc, or a mirror (directory or URL)"  # type: ignore[attr-defined]
+_month_or_latest.accepts = f"YYYY-MM or {LATEST}"  # type: ignore[attr-defined]
 
 
 def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -87,7 +107,14 @@ class Declared:
 
 DECLARED: tuple[Declared, ...] = (
     Declared("first_month", "NY_TAXI_START_MONTH", "2019-01", _month, "first month the DAGs schedule and accept"),
-    Declared("last_month", "NY_TAXI_END_MONTH", "2021-07", _month, "last month (the last one the releases publish)"),
+    Declared("last_month", "NY_TAXI_END_MONTH", LATEST, _month_or_latest,
+             "last month; latest: the source's last (dtc 2021-07; tlc the current month)"),
+    Declared("source", "NY_TAXI_SOURCE", "dtc", _source,
+             "the deployment's source; the DAGs' windows follow it (Variable ny_taxi_source and the run's param override it)"),
+    Declared("publish_poke_seconds", "NY_TAXI_PUBLISH_POKE_SECONDS", "21600", _integer(1),
+             "a month not published yet: seconds between looks (the sensor frees its slot meanwhile)"),
+    Declared("publish_wait_days", "NY_TAXI_PUBLISH_WAIT_DAYS", "90", _integer(0),
+             "days a month may stay unpublished before its run fails"),
     Declared("max_active_runs", "NY_TAXI_MAX_ACTIVE_RUNS", "2", _integer(1), "months one DAG loads at once"),
     Declared("retries", "NY_TAXI_RETRIES", "3", _integer(0), "task retries, exponential backoff"),
     Declared("retry_delay_seconds", "NY_TAXI_RETRY_DELAY_SECONDS", "30", _integer(1),
@@ -109,7 +136,10 @@ DECLARED: tuple[Declared, ...] = (
 @dataclass(frozen=True)
 class Settings:
     first_month: Month
-    last_month: Month
+    last_month: Month | None
+    source: str
+    publish_poke_seconds: int
+    publish_wait_days: int
     max_active_runs: int
     retries: int
     retry_delay_seconds: int
@@ -127,21 +157,37 @@ class Settings:
         values = {d.field: d.read(env) for d in DECLARED}
         values.update(overrides)
         settings = cls(**values)
-        settings.window  # noqa: B018 -- validates first <= last
+        if settings.last_month is not None and settings.first_month > settings.last_month:
+            raise ParamError(f"NY_TAXI_START_MONTH={settings.first_month} is after NY_TAXI_END_MONTH={settings.last_month}")
         return settings
 
-    @property
-    def window(self) -> Window:
-        try:
-            return Window(self.first_month, self.last_month)
-        except ParamError:
+    def window(self, spec: TaxiSpec, today: datetime | None = None) -> Window:
+        """The months ``spec``'s DAGs schedule: NY_TAXI_START..END_MONTH within what the source publishes."""
+        from taxi_pipeline.releases import release
+
+        published = release(self.source, setting="NY_TAXI_SOURCE").window(spec, today)
+        first = max(self.first_month, published.first)
+        last = published.last if self.last_month is None else min(self.last_month, published.last)
+        if first > last:
             raise ParamError(
-                f"NY_TAXI_START_MONTH={self.first_month} is after NY_TAXI_END_MONTH={self.last_month}"
-            ) from None
+                f"NY_TAXI_START_MONTH..NY_TAXI_END_MONTH ({self.first_month}..{self.last_month or LATEST}) holds no month "
+                f"that {self.source} publishes for {spec.taxi} ({published.first}..{published.last})"
+            )
+        return Window(first, last)
 
     @property
     def retry_delay(self) -> timedelta:
         return timedelta(seconds=self.retry_delay_seconds)
+
+    def open_ended(self, spec: TaxiSpec) -> bool:
+        """No last month: NY_TAXI_END_MONTH=latest and a source that keeps publishing (tlc)."""
+        from taxi_pipeline.releases import release
+
+        return self.last_month is None and release(self.source, setting="NY_TAXI_SOURCE").windows[spec.taxi][1] is None
+
+    @property
+    def publish_wait(self) -> timedelta:
+        return timedelta(days=self.publish_wait_days)
 
     @property
     def staging_ttl(self) -> timedelta:

@@ -1,11 +1,11 @@
-"""Extract: stream one month's csv.gz from the release (or a mirror) and hand out CSV bytes.
+"""Extract: stream one month's csv.gz from its source and hand out CSV bytes.
 
 The file is never held in memory or written to disk: compressed bytes are read in chunks,
 gunzipped incrementally and handed to whoever reads (Postgres COPY, a GCS upload). The header is
 checked against the taxi spec before a single data byte is handed out.
 
-Sources: ``https://``/``http://`` base URLs (default: the GitHub releases), ``file://`` URLs and
-plain local directories with the same layout ``{base}/{taxi}/{taxi}_tripdata_{YYYY}-{MM}.csv.gz``.
+A file is an ``https://``/``http://`` URL, a ``file://`` URL or a local path (releases.py says
+where a month's file is); parquet files go through source_parquet.py into the same CSV stream.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from taxi_pipeline.months import Month
-from taxi_pipeline.settings import SOURCE_VARIABLE
+from taxi_pipeline.releases import local_path
 from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
@@ -42,30 +41,6 @@ class MonthNotPublished(Exception):
     """The month does not exist at the source (HTTP 404 / missing file); not retryable."""
 
 
-def month_url(base: str, spec: TaxiSpec, month: Month) -> str:
-    """``{base}/{taxi}/{taxi}_tripdata_{YYYY}-{MM}.csv.gz``; ``base`` is a URL or a directory."""
-    return f"{base.rstrip('/')}/{spec.taxi}/{spec.filename(month.year, month.month)}.gz"
-
-
-def check_source_base(base: str) -> None:
-    """Fail fast, naming the setting, on a base that can never work."""
-    scheme = urlparse(base).scheme
-    if scheme in ("http", "https"):
-        return
-    if scheme not in ("", "file"):
-        raise BadSourceFile(
-            f"{SOURCE_VARIABLE}: unsupported scheme {scheme!r} in {base!r}; use https://, http://, file:// or a directory"
-        )
-    directory = _local_path(base)
-    if not directory.is_dir():
-        raise BadSourceFile(f"{SOURCE_VARIABLE}: directory {directory} does not exist")
-
-
-def _local_path(url: str) -> Path:
-    parsed = urlparse(url)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
-
-
 class RawStream(Protocol):
     def read(self, size: int) -> bytes: ...
 
@@ -77,14 +52,14 @@ class Opened:
 
 
 @contextmanager
-def open_source(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
-    """Open the compressed stream of ``url``; ``label`` (e.g. ``green 2019-01``) goes into errors;
+def open_source(url: str, label: str, read_timeout: float, what: str = "a gzip file") -> Iterator[Opened]:
+    """Open the raw stream of ``url``; ``label`` (e.g. ``green 2019-01``) goes into errors;
     an HTTP source that sends nothing for ``read_timeout`` seconds fails the attempt."""
     if urlparse(url).scheme in ("http", "https"):
-        with _open_http(url, label, read_timeout) as opened:
+        with _open_http(url, label, read_timeout, what) as opened:
             yield opened
         return
-    path = _local_path(url)
+    path = local_path(url)
     if not path.is_file():
         raise MonthNotPublished(f"{label}: month not published: {path} does not exist in the mirror")
     with path.open("rb") as handle:
@@ -92,7 +67,7 @@ def open_source(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
 
 
 @contextmanager
-def _open_http(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
+def _open_http(url: str, label: str, read_timeout: float, what: str) -> Iterator[Opened]:
     import requests  # heavy-ish; keep it out of DAG parsing
 
     try:
@@ -108,7 +83,7 @@ def _open_http(url: str, label: str, read_timeout: float) -> Iterator[Opened]:
             raise BadSourceFile(f"{label}: HTTP {response.status_code} from {url}")
         content_type = response.headers.get("Content-Type", "")
         if content_type.startswith("text/html"):
-            raise BadSourceFile(f"{label}: {url} returned an HTML page ({content_type}), not a gzip file")
+            raise BadSourceFile(f"{label}: {url} returned an HTML page ({content_type}), not {what}")
         length = response.headers.get("Content-Length")
         yield Opened(raw=_HttpRaw(response, url, label), size=int(length) if length else None)
 
@@ -134,19 +109,19 @@ class _HttpRaw:
 class Progress:
     """Logs bytes and rows done and the rate every few seconds, and one summary line at the end."""
 
-    def __init__(self, label: str, total_bytes: int | None) -> None:
-        self.label, self.total_bytes = label, total_bytes
+    def __init__(self, label: str, total_bytes: int | None, header_lines: int = 1) -> None:
+        self.label, self.total_bytes, self.header_lines = label, total_bytes, header_lines
         self.compressed_bytes = self.csv_bytes = self.newlines = 0
         self.started = self._last_log = time.monotonic()
 
     @property
     def rows(self) -> int:
-        return max(self.newlines - 1, 0)  # the header line is not a row
+        return max(self.newlines - self.header_lines, 0)  # the header line is not a row
 
-    def update(self, compressed: int, csv_chunk: bytes) -> None:
+    def update(self, compressed: int, csv_chunk: bytes, rows: int | None = None) -> None:
         self.compressed_bytes += compressed
         self.csv_bytes += len(csv_chunk)
-        self.newlines += csv_chunk.count(b"\n")
+        self.newlines += csv_chunk.count(b"\n") if rows is None else rows
         now = time.monotonic()
         if now - self._last_log >= PROGRESS_EVERY_SECONDS:
             self._last_log = now
@@ -172,8 +147,12 @@ class CsvStream:
     :class:`BadSourceFile` (truncated download) rather than silently loading part of a month.
     """
 
+    first_line = 2  # of the data, in the file (the header is line 1)
+
     def __init__(self, raw: RawStream, *, label: str, url: str, size: int | None) -> None:
         self._raw, self.label, self.url = raw, label, url
+        self.columns: list[str | None] = []  # the spec's name of each field (file_columns)
+        self.file_name = url.rsplit("/", 1)[-1]
         self._inflate = zlib.decompressobj(wbits=31)
         self._buffer = b""
         self._eof = False
@@ -228,21 +207,32 @@ class CsvStream:
         return self._pull()
 
 
-def check_header(columns: list[str], spec: TaxiSpec, filename: str) -> None:
-    """Raise :class:`BadSourceFile` naming the file and the columns that differ from the spec."""
-    expected = spec.column_names
-    if columns == expected:
-        return
-    missing = [c for c in expected if c not in columns]
-    extra = [c for c in columns if c not in expected]
-    parts = []
+def file_columns(columns: list[str], spec: TaxiSpec, filename: str, *, unknown: str = "error") -> list[str | None]:
+    """Map a file's columns to the spec's (by name or alias, any case; specs.py): the spec name
+    for each, None for one the spec does not know (``unknown="warn"``: logged and dropped; else an
+    error). Raises :class:`BadSourceFile` naming the file and the columns if a required column is
+    missing; the spec's other columns missing from the file load as NULL (logged)."""
+    mapped = [(spec.find_column(name).name if spec.find_column(name) else None) for name in columns]
+    names = [m for m in mapped if m]
+    duplicated = sorted({m for m in names if names.count(m) > 1})
+    extra = [c for c, m in zip(columns, mapped) if m is None]
+    missing = [c for c in spec.required_columns if c not in names]
+    problems = []
     if missing:
-        parts.append(f"missing {missing}")
+        problems.append(f"missing {missing}")
+    if duplicated:
+        problems.append(f"more than one column for {duplicated}")
+    if extra and unknown == "error":
+        problems.append(f"unexpected {extra}")
+    if problems:
+        raise BadSourceFile(f"{filename}: columns do not match the {spec.taxi} spec: {'; '.join(problems)}")
     if extra:
-        parts.append(f"unexpected {extra}")
-    if not parts:
-        parts.append(f"columns out of order: got {columns}")
-    raise BadSourceFile(f"{filename}: header does not match the {spec.taxi} spec: {'; '.join(parts)}")
+        log.warning("%s: columns the %s spec does not know, not loaded: %s (add them to specs.py to keep them)",
+                    filename, spec.taxi, extra)
+    absent = [c for c in spec.column_names if c not in names]
+    if absent:
+        log.info("%s: not in this file, loaded as NULL: %s", filename, ", ".join(absent))
+    return mapped
 
 
 @contextmanager
@@ -255,7 +245,8 @@ def _checked_stream(
     with open_source(url, label, read_timeout) as opened:
         raw = raw_wrapper(opened.raw) if raw_wrapper else opened.raw
         stream = CsvStream(raw, label=label, url=url, size=opened.size)
-        check_header(stream.read_header(), spec, spec.filename(month.year, month.month) + ".gz")
+        stream.file_name = spec.filename(month.year, month.month) + ".gz"
+        stream.columns = file_columns(stream.read_header(), spec, stream.file_name)
         yield stream
     log.info("%s: done: %s in %.1f s", label, stream.progress.describe(), stream.progress.elapsed())
 
@@ -296,6 +287,10 @@ class VerifiedGzipReader:
     @property
     def progress(self) -> Progress:
         return self._csv.progress
+
+    @property
+    def columns(self) -> list[str | None]:
+        return self._csv.columns
 
     def read(self, size: int = -1) -> bytes:
         """Exactly ``size`` bytes (all, for -1) unless the stream ends first: upload clients take

@@ -1,8 +1,15 @@
-"""Declarative taxi specs: everything that differs between yellow and green lives here, as data.
+"""Declarative taxi specs: everything that differs between the trip types lives here, as data.
 
 SQL templates (include/sql/) and Python code render tables, COPY column lists and the
-``unique_row_id`` expression from a :class:`TaxiSpec`; nothing yellow- or green-specific is
-written anywhere else.
+``unique_row_id`` expression from a :class:`TaxiSpec`; nothing type-specific is written anywhere
+else. Adding a type is one spec in :data:`SPECS` (its DAGs, tables and checks follow).
+
+Schema drift is data too. A file's columns are matched to the spec by name, case-insensitively
+and through each column's ``aliases`` (``Airport_fee`` from 2023-02, ``airport_fee`` before).
+A file must hold the columns that identify a trip (the hashed ones, pickup and dropoff); any other
+spec column it lacks loads as NULL and is named in the log (``airport_fee`` is not in the csv.gz
+backup, ``cbd_congestion_fee`` only exists from 2025-01). Columns a spec grows are added to
+existing tables, nullable, by ensure_tables.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ class Column:
     postgres_type: str
     bigquery_type: str
     description: str = ""
+    aliases: tuple[str, ...] = ()  # other spellings in some months' files
+    in_dtc: bool = True  # a column of the DataTalksClub csv.gz backup (its header, in spec order)
+
+    def matches(self, name: str) -> bool:
+        return name.lower() in (n.lower() for n in (self.name, *self.aliases))
 
 
 @dataclass(frozen=True)
@@ -43,8 +55,23 @@ class TaxiSpec:
         return [c.name for c in self.columns]
 
     @property
+    def dtc_columns(self) -> list[str]:
+        """The columns of the DataTalksClub csv.gz backup, in its header's order."""
+        return [c.name for c in self.columns if c.in_dtc]
+
+    @property
     def header(self) -> str:
-        return ",".join(self.column_names)
+        """The csv.gz backup's header line."""
+        return ",".join(self.dtc_columns)
+
+    @property
+    def required_columns(self) -> list[str]:
+        """What every file must hold: the columns of ``unique_row_id``, pickup and dropoff."""
+        return list(dict.fromkeys((*self.postgres_hash_columns, self.pickup_column, self.dropoff_column)))
+
+    def find_column(self, name: str) -> Column | None:
+        """The spec column a file's column ``name`` is (by name or alias, any case), if any."""
+        return next((c for c in self.columns if c.matches(name)), None)
 
     def filename(self, year: int, month: int) -> str:
         """The course's ``filename`` value: the csv name inside the release's csv.gz."""
@@ -58,6 +85,7 @@ class TaxiSpec:
 
 
 def _hash_columns(pickup: str, dropoff: str, *, postgres: bool) -> tuple[str, ...]:
+    """The course's: its Postgres flow hashes seven columns, its BigQuery flow five."""
     five = ("VendorID", pickup, dropoff, "PULocationID", "DOLocationID")
     return five + ("fare_amount", "trip_distance") if postgres else five
 
@@ -74,12 +102,12 @@ _DISTANCE = Column("trip_distance", "double precision", "NUMERIC", "The elapsed 
 _PAYMENT = Column("payment_type", "integer", "INTEGER", "A numeric code signifying how the passenger paid.")
 
 
-def _amount(name: str, description: str) -> Column:
-    return Column(name, "double precision", "NUMERIC", description)
+def _amount(name: str, description: str, **kwargs) -> Column:
+    return Column(name, "double precision", "NUMERIC", description, **kwargs)
 
 
-def _timestamp(name: str, description: str) -> Column:
-    return Column(name, "timestamp", "TIMESTAMP", description)
+def _timestamp(name: str, description: str, **kwargs) -> Column:
+    return Column(name, "timestamp", "TIMESTAMP", description, **kwargs)
 
 
 _FARE = _amount("fare_amount", "The time-and-distance fare calculated by the meter.")
@@ -90,6 +118,10 @@ _TOLLS = _amount("tolls_amount", "Total amount of all tolls paid in trip.")
 _IMPROVEMENT = _amount("improvement_surcharge", "$0.30 improvement surcharge.")
 _TOTAL = _amount("total_amount", "The total amount charged to passengers, not including cash tips.")
 _CONGESTION = _amount("congestion_surcharge", "Congestion surcharge applied to trips in Manhattan.")
+_AIRPORT = Column("airport_fee", "double precision", "NUMERIC", "$1.25 for pick up only at LaGuardia and JFK airports.",
+                  aliases=("Airport_fee",), in_dtc=False)
+_CBD = Column("cbd_congestion_fee", "double precision", "NUMERIC",
+              "Per-trip charge for MTA's Congestion Relief Zone (from 2025-01).", in_dtc=False)
 
 YELLOW = TaxiSpec(
     taxi="yellow",
@@ -112,6 +144,8 @@ YELLOW = TaxiSpec(
         _IMPROVEMENT,
         _TOTAL,
         _CONGESTION,
+        _AIRPORT,
+        _CBD,
     ),
     pickup_column="tpep_pickup_datetime",
     dropoff_column="tpep_dropoff_datetime",
@@ -144,6 +178,7 @@ GREEN = TaxiSpec(
         _PAYMENT,
         Column("trip_type", "integer", "INTEGER", "1 = street-hail, 2 = dispatch."),
         _CONGESTION,
+        _CBD,
     ),
     pickup_column="lpep_pickup_datetime",
     dropoff_column="lpep_dropoff_datetime",
@@ -153,7 +188,83 @@ GREEN = TaxiSpec(
     tags=("green",),
 )
 
-SPECS: dict[str, TaxiSpec] = {spec.taxi: spec for spec in (GREEN, YELLOW)}
+def _text(name: str, description: str, **kwargs) -> Column:
+    return Column(name, "text", "STRING", description, **kwargs)
+
+
+def _zone(name: str, description: str, **kwargs) -> Column:
+    return Column(name, "integer", "INTEGER", description, **kwargs)
+
+
+# For-hire vehicles. The course defines no id for them; ours hashes every column, pickup first (the
+# strays argument in create_tables.sql needs the id text to start with the pickup or a 1-digit code).
+FHV = TaxiSpec(
+    taxi="fhv",
+    columns=(
+        _text("dispatching_base_num", "The TLC Base License Number of the base that dispatched the trip."),
+        _timestamp("pickup_datetime", "The date and time of the trip pick-up."),
+        _timestamp("dropOff_datetime", "The date and time of the trip drop-off."),
+        _zone("PUlocationID", "TLC Taxi Zone in which the trip began."),
+        _zone("DOlocationID", "TLC Taxi Zone in which the trip ended."),
+        _text("SR_Flag", "1 for a shared ride request (Lyft Line, Uber Pool, ...), else null."),
+        _text("Affiliated_base_number", "The base number of the base with which the vehicle is affiliated."),
+    ),
+    pickup_column="pickup_datetime",
+    dropoff_column="dropOff_datetime",
+    postgres_hash_columns=("pickup_datetime", "dropOff_datetime", "dispatching_base_num", "PUlocationID",
+                           "DOlocationID", "SR_Flag", "Affiliated_base_number"),
+    bigquery_hash_columns=("pickup_datetime", "dropOff_datetime", "dispatching_base_num", "PUlocationID",
+                           "DOlocationID", "SR_Flag", "Affiliated_base_number"),
+    schedule="0 11 1 * *",
+    tags=("fhv",),
+)
+
+# High-volume for-hire vehicles (Uber, Lyft, Via, Juno), from 2019-02. The csv.gz backup has the
+# 7 columns of the files before TLC's 2022 re-issue (in_dtc); the parquet files have 24 or 25.
+# Hashed: the columns both have, pickup first.
+_FHVHV_HASHED = ("pickup_datetime", "dropoff_datetime", "hvfhs_license_num", "dispatching_base_num", "PULocationID",
+                 "DOLocationID")
+_NEW = {"in_dtc": False}
+FHVHV = TaxiSpec(
+    taxi="fhvhv",
+    columns=(
+        _text("hvfhs_license_num", "The TLC license number of the HVFHS base or business (HV0003 = Uber, ...)."),
+        _text("dispatching_base_num", "The TLC Base License Number of the base that dispatched the trip."),
+        _text("originating_base_num", "Base number of the base that received the original trip request.", **_NEW),
+        _timestamp("request_datetime", "Date/time when the passenger requested to be picked up.", **_NEW),
+        _timestamp("on_scene_datetime", "Date/time when the driver arrived at the pick-up location.", **_NEW),
+        _timestamp("pickup_datetime", "The date and time of the trip pick-up."),
+        _timestamp("dropoff_datetime", "The date and time of the trip drop-off."),
+        _zone("PULocationID", "TLC Taxi Zone in which the trip began."),
+        _zone("DOLocationID", "TLC Taxi Zone in which the trip ended."),
+        _amount("trip_miles", "Total miles for passenger trip.", **_NEW),
+        Column("trip_time", "integer", "INTEGER", "Total time in seconds for passenger trip.", **_NEW),
+        _amount("base_passenger_fare", "Base passenger fare before tolls, tips, taxes, and fees.", **_NEW),
+        _amount("tolls", "Total amount of all tolls paid in trip.", **_NEW),
+        _amount("bcf", "Total amount collected in trip for Black Car Fund.", **_NEW),
+        _amount("sales_tax", "Total amount collected in trip for NYS sales tax.", **_NEW),
+        _amount("congestion_surcharge", "Total amount collected in trip for NYS congestion surcharge.", **_NEW),
+        _amount("airport_fee", "$2.50 for both drop off and pick up at LaGuardia, Newark, and JFK airports.", **_NEW),
+        _amount("tips", "Total amount of tips received from passenger.", **_NEW),
+        _amount("driver_pay", "Total driver pay (not including tolls or tips and net of commission, surcharges, or taxes).",
+                **_NEW),
+        _text("shared_request_flag", "Did the passenger agree to a shared/pooled ride? (Y/N)", **_NEW),
+        _text("shared_match_flag", "Did the passenger share the vehicle with another passenger? (Y/N)", **_NEW),
+        _text("access_a_ride_flag", "Was the trip administered on behalf of the MTA? (Y/N)", **_NEW),
+        _text("wav_request_flag", "Did the passenger request a wheelchair-accessible vehicle? (Y/N)", **_NEW),
+        _text("wav_match_flag", "Did the trip occur in a wheelchair-accessible vehicle? (Y/N)", **_NEW),
+        _CBD,
+        _text("SR_Flag", "1 for a shared ride request (csv.gz backup only)."),
+    ),
+    pickup_column="pickup_datetime",
+    dropoff_column="dropoff_datetime",
+    postgres_hash_columns=_FHVHV_HASHED,
+    bigquery_hash_columns=_FHVHV_HASHED,
+    schedule="0 12 1 * *",
+    tags=("fhvhv",),
+)
+
+SPECS: dict[str, TaxiSpec] = {spec.taxi: spec for spec in (GREEN, YELLOW, FHV, FHVHV)}
 
 
 def get_spec(taxi: str) -> TaxiSpec:

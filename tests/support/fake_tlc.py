@@ -371,7 +371,7 @@ class _MonthGenerator:
                 for col, value in zip(copied, self.saved[src]):
                     col[i - start] = value
 
-        ordered = [cols[name] for name in spec.column_names]
+        ordered = [cols[name] for name in spec.dtc_columns]
         return "\r\n".join(map(",".join, zip(*ordered))) + "\r\n"
 
 
@@ -502,7 +502,7 @@ def _pg_text(postgres_type: str, raw: str) -> str:
 
 def unique_row_id(spec: TaxiSpec, row: Sequence[str]) -> str:
     """The md5 the merge computes for ``row`` (fields in file order), mirroring include/sql's macro."""
-    by_name = dict(zip(spec.column_names, row))
+    by_name = dict(zip(spec.dtc_columns, row))
     joined = "".join(_pg_text(spec.column(n).postgres_type, by_name[n]) for n in spec.postgres_hash_columns)
     return hashlib.md5(joined.encode("utf-8")).hexdigest()
 

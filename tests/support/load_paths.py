@@ -138,12 +138,19 @@ class Ours(LoadPath):
         return describe_run(month.spec, Window(month.month, month.month), {}, month.month.first_moment(),
                             str(month.root), dag_id=f"postgres_taxi_{month.spec.taxi}", run_id=f"bench__{next(_run_ids)}")
 
+    @staticmethod
+    def locate(run: MonthRun):
+        """wait_for_file's answer: the month's file in the mirror (it is there)."""
+        from taxi_pipeline.releases import locate
+
+        return locate(run["candidates"], run["label"], read_timeout=60)
+
     def load(self, month: SourceMonth) -> Loaded:
         from taxi_pipeline.postgres import steps
 
         spec, run = month.spec, self.describe(month)
         steps.ensure_tables(spec)
-        staged = steps.load_staging(spec, run, self.settings)
+        staged = steps.load_staging(spec, run, self.locate(run), self.settings)
         merged = steps.hash_merge(spec, run, staged)
         steps.drop_staging(spec, run, self.settings)
         return Loaded(staged["rows"], merged["inserted_rows"])

@@ -3,14 +3,17 @@
     target restricted to the pickup-date partitions this month's rows touch (``dates``, found by
     find_partitions), passed as constants so BigQuery prunes -- and bills -- only those partitions
     instead of scanning the whole table every month. A row with the same id has the same pickup,
-    hence the same partition, so the restriction cannot miss a match. -#}
+    hence the same partition, so the restriction cannot miss a match. ``present``: the file's
+    columns (the monthly table's); the spec's others are NULL. -#}
 {%- import "bigquery/_macros.sql" as m -%}
 MERGE INTO {{ taxi.table }} AS T
 USING (
     SELECT
         {{ m.unique_row_id(taxi, "S.") }} AS unique_row_id,
         "{{ filename }}" AS filename,
-        {{ m.column_list(taxi, "S.") }}
+        {%- for column in taxi.columns %}
+        {% if column.name in present %}S.{{ column.name }}{% else %}CAST(NULL AS {{ column.bigquery_type }}) AS {{ column.name }}{% endif %}{{ "," if not loop.last }}
+        {%- endfor %}
     FROM {{ monthly_table }} AS S
 ) AS S
 ON T.unique_row_id = S.unique_row_id

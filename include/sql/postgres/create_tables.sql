@@ -27,6 +27,19 @@ BEGIN
 END
 $check$;
 
+-- Columns a spec grew since the table was made (specs.py): added nullable, so rows already there
+-- read NULL. Only missing ones, so an up-to-date table takes no ACCESS EXCLUSIVE lock here.
+DO $columns$
+BEGIN
+{%- for column in taxi.columns %}
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.{{ taxi.table }}'::regclass
+                   AND attname = {{ column.name.lower() | literal }} AND NOT attisdropped) THEN
+        ALTER TABLE public.{{ taxi.table }} ADD COLUMN {{ column.name }} {{ column.postgres_type }};
+    END IF;
+{%- endfor %}
+END
+$columns$;
+
 -- The course's id for a staged row, as a generated column computes it during COPY (so rows are
 -- written once, id included). Generated columns need IMMUTABLE functions, and casting a timestamp
 -- to text is only STABLE (it follows DateStyle), so the cast goes through timestamp_text: for a
@@ -60,7 +73,7 @@ $fn$;
 -- Why a merge may look at so few rows. The id is md5 of the text '<VendorID><pickup><dropoff>...'.
 -- Call a row's pickup *fixed* when that text pins it down: the pickup is whole seconds in years
 -- 1000..9999 (so its text is the 19 characters 'YYYY-MM-DD HH:MI:SS') and VendorID's text is empty
--- or one digit. Two rows with fixed pickups and the same id text have the same pickup: the pickup
+-- or one digit (VendorID: the columns hashed before the pickup; fhv and fhvhv hash the pickup first). Two rows with fixed pickups and the same id text have the same pickup: the pickup
 -- text starts at offset 0 or 1, and it cannot start at 0 in one text and at 1 in the other (the
 -- first text has its year's '-' where the second has its year's last digit). So, md5 collisions
 -- aside (the course's MERGE would see those as matches), a row with a fixed pickup p can share its
@@ -72,7 +85,9 @@ CREATE OR REPLACE FUNCTION {{ staging_schema }}.{{ taxi.taxi }}_fixed_pickup(
 ) RETURNS timestamp LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     SELECT CASE WHEN pickup >= '1000-01-01' AND pickup < '10000-01-01'
                      AND date_trunc('second', pickup) = pickup
+                     {%- if prefix %}
                      AND ({% for name in prefix %}COALESCE(CAST({{ name }} AS text), ''){{ " || " if not loop.last }}{% endfor %}) IN ('', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
+                     {%- endif %}
                 THEN pickup END
 $fn$;
 

@@ -23,22 +23,23 @@ _ARROW_TYPES = {
 }
 
 
-def arrow_schema(spec: TaxiSpec):
+def arrow_schema(spec: TaxiSpec, columns: list[str] | None = None):
+    """The Parquet schema of ``columns`` (default: all the spec's), typed for BigQuery."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(c.name, _ARROW_TYPES[c.bigquery_type](pa)) for c in spec.columns])
+    return pa.schema([pa.field(c, _ARROW_TYPES[spec.column(c).bigquery_type](pa)) for c in columns or spec.column_names])
 
 
 def write_parquet(csv_data, spec: TaxiSpec, out: IO[bytes], label: str) -> int:
-    """Convert headerless CSV data (a ``read(size)`` stream) to Parquet in ``out``; returns rows."""
+    """Convert headerless CSV data (a ``read(size)`` stream with ``columns``) to Parquet in ``out``; returns rows."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
     from pyarrow import parquet as pq
 
-    schema = arrow_schema(spec)
+    schema = arrow_schema(spec, csv_data.columns)
     reader = pacsv.open_csv(
         csv_data,
-        read_options=pacsv.ReadOptions(column_names=spec.column_names, block_size=BLOCK_BYTES),
+        read_options=pacsv.ReadOptions(column_names=csv_data.columns, block_size=BLOCK_BYTES),
         convert_options=pacsv.ConvertOptions(
             column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=True
         ),

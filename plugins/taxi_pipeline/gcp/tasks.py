@@ -18,6 +18,7 @@ from airflow.sdk import Asset, Variable, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.lazy_operator import LazyOperator
+from taxi_pipeline.releases import LocatedFile
 from taxi_pipeline.run import MonthRun, run_month
 from taxi_pipeline.settings import GCP_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
@@ -34,11 +35,11 @@ def table_asset(spec: TaxiSpec) -> Asset:
     return Asset(name=f"bigquery.{spec.table}")
 
 
-def bigquery_schema(spec: TaxiSpec) -> list[dict[str, str]]:
-    """The monthly table's explicit schema (no autodetect), straight from the spec."""
+def bigquery_schema(spec: TaxiSpec, columns: list[str] | None = None) -> list[dict[str, str]]:
+    """An explicit schema (no autodetect) from the spec: of ``columns`` (a file's), default all."""
     return [
         {"name": c.name, "type": c.bigquery_type, "mode": "NULLABLE", "description": c.description}
-        for c in spec.columns
+        for c in (spec.column(n) for n in columns or spec.column_names)
     ]
 
 
@@ -54,12 +55,15 @@ def _load_format(file_format: str) -> dict[str, Any]:
     return {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
 
 
-def upload_month(spec: TaxiSpec, run: MonthRun, settings: Settings) -> dict[str, Any]:
+def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
     """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
     from taxi_pipeline.source import BadSourceFile, MonthNotPublished
 
+    if located["format"] != "csv.gz":
+        raise AirflowFailException(f"{run['label']}: the GCP target loads csv.gz files (dtc or a mirror in its "
+                                   f"layout); {located['url']} is {located['format']}, which only the Postgres target loads yet")
     bucket = Variable.get("gcp_bucket_name")
     object_name = run["object_name"]
     if settings.gcp_file_format == "parquet":
@@ -69,34 +73,35 @@ def upload_month(spec: TaxiSpec, run: MonthRun, settings: Settings) -> dict[str,
     )
     uri = f"gs://{bucket}/{object_name}"
     try:
-        size, rows = _upload(spec, run, settings, blob)
+        size, rows, columns = _upload(spec, located["url"], run, settings, blob)
     except (MonthNotPublished, BadSourceFile, ValueError) as exc:
         raise AirflowFailException(str(exc)) from exc
     log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
     monthly_table = f"{Variable.get('gcp_project_id')}.{Variable.get('gcp_dataset')}.{run['monthly_table']}"
-    return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table}
+    return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table,
+            "columns": columns, "schema_fields": bigquery_schema(spec, columns)}
 
 
-def _upload(spec: TaxiSpec, run: MonthRun, settings: Settings, blob) -> tuple[int, int]:
-    """(bytes, rows) of the object written to ``blob``: the csv.gz as is, or converted to Parquet."""
+def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str]]:
+    """(bytes, rows, the file's columns) of the object written to ``blob``: the csv.gz as is, or converted to Parquet."""
     from taxi_pipeline.source import open_month_csv, open_month_gzip
 
     month, timeout = run_month(run), settings.http_read_timeout
     if settings.gcp_file_format == "csv":
-        with open_month_gzip(run["url"], spec, month, read_timeout=timeout) as reader:
+        with open_month_gzip(url, spec, month, read_timeout=timeout) as reader:
             # Resumable upload: the object only appears when the last chunk is committed, and the
             # reader raises before that on a truncated/corrupt stream.
             blob.upload_from_file(reader, content_type="application/gzip")
-        return reader.tell(), reader.progress.rows
+        return reader.tell(), reader.progress.rows, reader.columns
     from taxi_pipeline.gcp.parquet import write_parquet
 
     # BlobWriter: resumable too; on an exception its __exit__ cancels the upload.
-    with open_month_csv(run["url"], spec, month, read_timeout=timeout) as stream, blob.open(
+    with open_month_csv(url, spec, month, read_timeout=timeout) as stream, blob.open(
         "wb", ignore_flush=True, content_type="application/vnd.apache.parquet"
     ) as out:
-        rows = write_parquet(stream, spec, out, f"{run['label']} ({run['url']})")
+        rows = write_parquet(stream, spec, out, f"{run['label']} ({url})")
     blob.reload()
-    return blob.size, rows
+    return blob.size, rows, stream.columns
 
 
 def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +122,7 @@ def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[
     log.info("%s: %s rows loaded into %s, touching %d pickup-date partitions",
              run["label"], f"{loaded:,}", table, len(dates))
     merge_sql = render("bigquery/merge.sql", taxi=spec, filename=run["filename"], monthly_table=run["monthly_table"],
+                       present=uploaded["columns"],
                        dates=dates, null_pickups=any(row["day"] is None for row in rows))
     return {"rows": loaded, "merge_job": query_job(merge_sql, project, dataset)}
 
@@ -128,7 +134,7 @@ def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, **a
                         outlets=outlets or [])
 
 
-def add_gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
     """The lake object is the source csv.gz as is (default) or Parquet converted in a stream
     (``settings.gcp_file_format``); ``settings.gcp_deferrable`` defers the load and merge jobs."""
     ensure_table = _google(
@@ -137,20 +143,20 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
         deferrable=False,  # a DDL statement: seconds, not worth a trigger
     )
     @task(task_id="upload_to_gcs", multiple_outputs=True)
-    def upload_to_gcs(run: MonthRun) -> dict[str, Any]:
+    def upload_to_gcs(run: MonthRun, located: LocatedFile) -> dict[str, Any]:
         """Stream the month's csv.gz into the lake (header checked, gzip verified); name the monthly table."""
-        return upload_month(spec, run, settings)
+        return upload_month(spec, run, located, settings)
 
     @task(task_id="find_partitions", multiple_outputs=True)
     def find_partitions(run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
         """Check the monthly table's rows, find the pickup dates it touches, render the MERGE job."""
         return plan_merge(spec, run, uploaded)
 
-    uploaded = upload_to_gcs(run)
+    uploaded = upload_to_gcs(run, located)
     load_monthly = _google(
         "load_monthly_table", "airflow.providers.google.cloud.transfers.gcs_to_bigquery.GCSToBigQueryOperator",
         bucket="{{ var.value.gcp_bucket_name }}", source_objects=[uploaded["object_name"]],
-        destination_project_dataset_table=uploaded["monthly_table"], schema_fields=bigquery_schema(spec),
+        destination_project_dataset_table=uploaded["monthly_table"], schema_fields=uploaded["schema_fields"],
         autodetect=False, **_load_format(settings.gcp_file_format), write_disposition="WRITE_TRUNCATE",
         create_disposition="CREATE_IF_NEEDED", max_bad_records=0, location=_LOCATION, project_id=_PROJECT,
         deferrable=settings.gcp_deferrable,
@@ -163,7 +169,7 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
     )
     drop_monthly = _google("drop_monthly_table", "BigQueryDeleteTableOperator",
                              deletion_dataset_table=uploaded["monthly_table"], ignore_if_missing=True)
-    run >> ensure_table >> uploaded
+    located >> ensure_table >> uploaded
     load_monthly >> partitions
     # The upload is the setup: once it succeeded, the load job may have created the monthly table
     # (even if the task then failed), so the teardown must run whatever happens after it.

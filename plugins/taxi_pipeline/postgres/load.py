@@ -19,8 +19,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from taxi_pipeline.months import Month
+from taxi_pipeline.releases import LocatedFile
 from taxi_pipeline.run import MonthRun, run_month
 from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, CsvStream, open_month_csv
@@ -93,6 +96,7 @@ class _CopyStream:
 
     conn: object
     sql: str
+    first_line: int = 2  # the data's first line in the file
     chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_QUEUED_CHUNKS))
     lines_sent: int = 0
     # (first COPY line of a chunk, its line in the file): maps COPY's line numbers back.
@@ -113,7 +117,7 @@ class _CopyStream:
         return lines
 
     def file_line(self, copy_line: int) -> int:
-        first, at = next((s for s in reversed(self.segments) if s[0] <= copy_line), (1, 2))
+        first, at = next((s for s in reversed(self.segments) if s[0] <= copy_line), (1, self.first_line))
         return at + copy_line - first
 
     def _run(self) -> None:
@@ -144,7 +148,7 @@ class _CopyStream:
 def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
     """Cut the CSV at record boundaries into ~1 MiB pieces and hand them to the streams in turn."""
     pending = b""
-    file_line = 2  # the header was line 1
+    file_line = stream.first_line
     turn = 0
     while chunk := stream.read(CHUNK_BYTES):
         if any(c.error for c in copies):
@@ -165,8 +169,22 @@ def _extra_connection(conn):
     return psycopg.connect(conn.info.dsn, password=conn.info.password)
 
 
-def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeout: float) -> StagedMonth:
-    """Create the run's staging table and COPY the month's CSV into it; committed only if complete.
+@contextmanager
+def open_month(located: LocatedFile, spec: TaxiSpec, month: Month, *, read_timeout: float):
+    """The month's rows as a CSV stream, whatever the file's format (``columns``: its COPY column list)."""
+    if located["format"] == "parquet":
+        from taxi_pipeline.source_parquet import open_month_parquet
+
+        with open_month_parquet(located["url"], spec, month, read_timeout=read_timeout) as stream:
+            yield stream
+    else:
+        with open_month_csv(located["url"], spec, month, read_timeout=read_timeout) as stream:
+            yield stream
+
+
+def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, streams: int,
+               read_timeout: float) -> StagedMonth:
+    """Create the run's staging table and COPY the month's file into it; committed only if complete.
 
     ``conn`` is a psycopg 3 connection (what ``PostgresHook.get_conn()`` returns with SQLAlchemy
     2); further streams open connections with its parameters. On any error the staging table is
@@ -181,14 +199,14 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeou
             reload = bool(cursor.execute(render("postgres/partition_exists.sql"), {"partition": run["partition"]}).fetchone()[0])
             names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "staging_table": staging_table,
                      "filename": filename, "reload": reload}
-            with open_month_csv(run["url"], spec, month, read_timeout=read_timeout) as stream:
+            with open_month(located, spec, month, read_timeout=read_timeout) as stream:
                 cursor.execute(render("postgres/create_staging.sql", **names))
                 created = True
                 if streams > 1:  # the other connections must see the table
                     conn.commit()
                     extra = [_extra_connection(conn) for _ in range(streams - 1)]
-                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, **names)
-                rows = _copy(stream, [_CopyStream(c, copy_sql) for c in [conn, *extra]], spec, filename)
+                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
+                rows = _copy(stream, [_CopyStream(c, copy_sql, first_line=stream.first_line) for c in [conn, *extra]])
             for other in extra:
                 other.commit()
             cursor.execute(render("postgres/finish_staging.sql", **names))
@@ -211,7 +229,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, *, streams: int, read_timeou
     return staged
 
 
-def _copy(stream: CsvStream, copies: list[_CopyStream], spec: TaxiSpec, filename: str) -> int:
+def _copy(stream, copies: list[_CopyStream]) -> int:
     """Run the COPY streams over ``stream``; the rows copied, or the first stream's error."""
     import psycopg
 
@@ -228,8 +246,7 @@ def _copy(stream: CsvStream, copies: list[_CopyStream], spec: TaxiSpec, filename
     failed = next((c for c in copies if c.error), None)
     if failed is not None:
         if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
-            raise BadSourceFile(copy_error_message(
-                failed.error, filename + ".gz", failed.file_line, spec.column_names)) from failed.error
+            raise BadSourceFile(copy_error_message(failed.error, stream.file_name, failed.file_line, stream.columns)) from failed.error
         raise failed.error
     return sum(c.rows for c in copies)
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 from typing import Any
 
+from taxi_pipeline.releases import LocatedFile
 from taxi_pipeline.run import MonthRun
 from taxi_pipeline.settings import POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
 from taxi_pipeline.specs import TaxiSpec
@@ -54,13 +55,14 @@ def ensure_tables(spec: TaxiSpec) -> None:
     log.info("created or updated public.%s, its strays index and functions (%s)", spec.table, marker)
 
 
-def load_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> dict[str, Any]:
-    """Stream the month's csv.gz into this run's staging table (COPY, one transaction)."""
+def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
+    """Stream the month's file (``located``: csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
     from taxi_pipeline.postgres.load import load_month
 
     conn = _connect()
     try:
-        staged = load_month(conn, spec, run, streams=settings.copy_streams, read_timeout=settings.http_read_timeout)
+        staged = load_month(conn, spec, run, located, streams=settings.copy_streams,
+                            read_timeout=settings.http_read_timeout)
     finally:
         conn.close()
     return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "with_ids": staged.with_ids}

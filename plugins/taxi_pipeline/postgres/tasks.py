@@ -12,6 +12,7 @@ from airflow.sdk import Asset, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.postgres import steps
+from taxi_pipeline.releases import LocatedFile
 from taxi_pipeline.run import MonthRun
 from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
@@ -22,19 +23,19 @@ def table_asset(spec: TaxiSpec) -> Asset:
     return Asset(name=f"{POSTGRES_CONN_ID}.public.{spec.table}")
 
 
-def add_postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None:
+def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
     @task(task_id="ensure_tables")
     def ensure_tables() -> None:
         """CREATE IF NOT EXISTS: the partitioned main table, its strays index, the staging schema."""
         steps.ensure_tables(spec)
 
     @task(task_id="load_staging")
-    def load_staging(run: MonthRun) -> dict[str, Any]:
-        """Stream the month's csv.gz into this run's staging table (COPY, one transaction)."""
+    def load_staging(run: MonthRun, located: LocatedFile) -> dict[str, Any]:
+        """Stream the month's file (csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
         from taxi_pipeline.source import BadSourceFile, MonthNotPublished
 
         try:
-            return steps.load_staging(spec, run, settings)
+            return steps.load_staging(spec, run, located, settings)
         except (MonthNotPublished, BadSourceFile) as exc:  # retrying reads the same answer
             raise AirflowFailException(str(exc)) from exc
 
@@ -48,6 +49,6 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, settings: Settings) -> None
         """Teardown: drop this run's staging table (also after a failure), sweep stale ones."""
         steps.drop_staging(spec, run, settings)
 
-    staged = load_staging(run)
-    run >> ensure_tables() >> staged
+    staged = load_staging(run, located)
+    located >> ensure_tables() >> staged
     hash_merge(run, staged) >> drop_staging(run).as_teardown(setups=staged)

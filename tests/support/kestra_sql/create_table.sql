@@ -3,7 +3,7 @@
 CREATE TABLE IF NOT EXISTS {{ table }} (
     unique_row_id          text,
     filename               text,
-{%- for column in taxi.columns %}
+{%- for column in taxi.columns if column.in_dtc %}
     {{ column.name }} {{ column.postgres_type }}{{ "," if not loop.last }}
 {%- endfor %}
 );

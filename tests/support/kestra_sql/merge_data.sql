@@ -4,8 +4,8 @@ USING {{ staging }} AS S
 ON T.unique_row_id = S.unique_row_id
 WHEN NOT MATCHED THEN
   INSERT (
-    unique_row_id, filename, {{ taxi.column_names | join(", ") }}
+    unique_row_id, filename, {{ taxi.dtc_columns | join(", ") }}
   )
   VALUES (
-    S.unique_row_id, S.filename, {% for name in taxi.column_names %}S.{{ name }}{{ ", " if not loop.last }}{% endfor %}
+    S.unique_row_id, S.filename, {% for name in taxi.dtc_columns %}S.{{ name }}{{ ", " if not loop.last }}{% endfor %}
   );

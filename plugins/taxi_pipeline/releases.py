@@ -1,0 +1,150 @@
+"""Where each month's file is published: the two sources, mirrors, their layouts and windows.
+
+* ``dtc`` (the default; course-compatible): the DataTalksClub csv.gz backup on GitHub releases,
+  ``<base>/<type>/<type>_tripdata_YYYY-MM.csv.gz``. The release URL answers with a 302 to a
+  short-lived signed URL, so every attempt starts again from the release URL (it is what a run
+  keeps).
+* ``tlc``: the official NYC TLC parquet files, ``<base>/<type>_tripdata_YYYY-MM.parquet``, up to
+  the latest published month (open-ended: the TLC publishes each month about two months late).
+* A mirror: any other value, a directory or an ``http(s)://``/``file://`` URL, in either layout;
+  the layout found for a month tells its format (the dtc layout is looked for first).
+
+Counts differ slightly between the sources (yellow 2020: 24,648,499 rows in the csv backup,
+24,649,092 in the TLC parquet files): course homework keeps ``dtc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypedDict
+from urllib.parse import unquote, urlparse
+
+from taxi_pipeline.months import Month, ParamError, Window
+from taxi_pipeline.specs import TaxiSpec
+
+
+class LocatedFile(TypedDict):
+    """A month's file as found at its source: what load_staging / upload_to_gcs read."""
+
+    url: str
+    format: str  # "csv.gz" or "parquet"
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    format: str
+
+    def path(self, spec: TaxiSpec, month: Month) -> str:
+        name = f"{spec.taxi}_tripdata_{month}"
+        return f"{spec.taxi}/{name}.csv.gz" if self.format == "csv.gz" else f"{name}.parquet"
+
+
+DTC_LAYOUT = Layout("dtc", "csv.gz")
+TLC_LAYOUT = Layout("tlc", "parquet")
+
+_M = Month.parse
+# (first, last) per type; last None: open, up to the current month.
+DTC_WINDOWS: dict[str, tuple[Month, Month | None]] = {
+    "yellow": (_M("2019-01"), _M("2021-07")),
+    "green": (_M("2019-01"), _M("2021-07")),
+    "fhv": (_M("2019-01"), _M("2021-07")),
+    "fhvhv": (_M("2019-02"), _M("2021-07")),
+}
+TLC_WINDOWS: dict[str, tuple[Month, Month | None]] = {
+    # TLC publishes yellow from 2009-01, but 2009-2010 use another layout: vendor_name,
+    # Trip_Pickup_DateTime, longitude/latitude instead of zone ids. Without zone ids a trip gets no
+    # PULocationID/DOLocationID (nor the course's unique_row_id), so those months are refused.
+    "yellow": (_M("2011-01"), None),
+    "green": (_M("2014-01"), None),
+    "fhv": (_M("2015-01"), None),
+    "fhvhv": (_M("2019-02"), None),
+}
+_WHY_NOT = {("tlc", "yellow"): "2009-2010 use the old layout (lat/lon, no zone ids), which this bundle refuses"}
+
+
+@dataclass(frozen=True)
+class Release:
+    """A source of monthly files: a name, a base and the layouts a month may be found in."""
+
+    name: str  # "dtc", "tlc" or "mirror"
+    base: str
+    layouts: tuple[Layout, ...]
+    windows: dict[str, tuple[Month, Month | None]]
+
+    def window(self, spec: TaxiSpec, today: datetime | None = None) -> Window:
+        """The months this source publishes for ``spec`` (open ends stop at the current month)."""
+        if spec.taxi not in self.windows:
+            raise ParamError(f"source {self.name}: publishes no {spec.taxi} files")
+        first, last = self.windows[spec.taxi]
+        return Window(first, last or Month.of(today or datetime.now(timezone.utc)))
+
+    def why_outside(self, spec: TaxiSpec) -> str:
+        return _WHY_NOT.get((self.name, spec.taxi), "")
+
+    def candidates(self, spec: TaxiSpec, month: Month) -> list[LocatedFile]:
+        base = self.base.rstrip("/")
+        return [LocatedFile(url=f"{base}/{layout.path(spec, month)}", format=layout.format) for layout in self.layouts]
+
+
+DTC = Release("dtc", "https://github.com/DataTalksClub/nyc-tlc-data/releases/download", (DTC_LAYOUT,), DTC_WINDOWS)
+TLC = Release("tlc", "https://d37ci6vzurychx.cloudfront.net/trip-data", (TLC_LAYOUT,), TLC_WINDOWS)
+NAMED = {"dtc": DTC, "tlc": TLC}
+# A mirror may hold either layout: each type's window spans both sources'.
+_MIRROR_WINDOWS = {t: (min(DTC_WINDOWS[t][0], TLC_WINDOWS[t][0]), None) for t in DTC_WINDOWS}
+
+
+def local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
+
+
+def release(value: str, *, setting: str) -> Release:
+    """The source a setting or param names: ``dtc``, ``tlc``, or a mirror base (checked: scheme,
+    existing directory); ``setting`` is named in the error."""
+    value = (value or "").strip()
+    if value.lower() in NAMED:
+        return NAMED[value.lower()]
+    scheme = urlparse(value).scheme
+    if scheme not in ("http", "https"):
+        if scheme not in ("", "file"):
+            raise ParamError(
+                f"{setting}: unsupported scheme {scheme!r} in {value!r}; use dtc, tlc, https://, http://, file:// or a directory"
+            )
+        if not value or not local_path(value).is_dir():
+            raise ParamError(f"{setting}: directory {local_path(value)} does not exist")
+    return Release("mirror", value, (DTC_LAYOUT, TLC_LAYOUT), _MIRROR_WINDOWS)
+
+
+def locate(candidates: list[LocatedFile], label: str, read_timeout: float) -> LocatedFile | None:
+    """The first candidate that exists now (a file, or an HTTP 200 after redirects), else None.
+
+    A 404 or a missing file means "not published yet"; a 5xx or a network error raises
+    :class:`taxi_pipeline.source.SourceError` (the poke fails and is retried).
+    """
+    for candidate in candidates:
+        if urlparse(candidate["url"]).scheme in ("http", "https"):
+            if _http_exists(candidate["url"], label, read_timeout):
+                return candidate
+        elif local_path(candidate["url"]).is_file():
+            return candidate
+    return None
+
+
+def _http_exists(url: str, label: str, read_timeout: float) -> bool:
+    import requests
+
+    from taxi_pipeline.source import SourceError
+
+    try:
+        # GET, not HEAD: the release's signed redirect targets answer GET; only headers are read.
+        with requests.get(url, stream=True, allow_redirects=True, timeout=(15, read_timeout)) as response:
+            if response.status_code in (403, 404):
+                return False
+            if response.status_code != 200:
+                raise SourceError(f"{label}: HTTP {response.status_code} from {url} while looking for the file")
+            return True
+    except requests.RequestException as exc:
+        raise SourceError(f"{label}: cannot reach {url}: {exc}") from exc

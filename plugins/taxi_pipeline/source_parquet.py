@@ -1,0 +1,147 @@
+"""Extract, parquet: a TLC file spooled to one temporary file, then read one record batch at a time.
+
+Parquet keeps its schema in a footer, so the download is spooled to disk first: one file per
+load, under :data:`SPOOL_DIR`, deleted on success and on failure; a killed load's file is swept
+by the next load (its process is gone) or once older than the staging TTL. Each record batch is
+matched to the spec's columns (specs.py: names, aliases, NULL for absent ones), cast to the
+table's types and written out as CSV for the same COPY streams the csv.gz files feed, so both
+formats share one load path and give a trip the same ``unique_row_id`` text: Postgres computes it
+from the typed values (VendorID 1 from an int64 and "1" from a CSV are both the text '1';
+passenger_count 1.0 becomes the integer 1). Memory stays at a batch, not the month.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from taxi_pipeline.months import Month
+from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, Progress, file_columns, open_source
+from taxi_pipeline.specs import TaxiSpec
+
+log = logging.getLogger(__name__)
+
+SPOOL_DIR = Path(tempfile.gettempdir()) / "ny_taxi_spool"
+BATCH_ROWS = 65_536
+
+_ARROW = {"text": "string", "integer": "int64", "double precision": "float64", "timestamp": "timestamp[us]"}
+
+
+def _spool_path(spec: TaxiSpec, month: Month) -> Path:
+    return SPOOL_DIR / f"{spec.taxi}_{month}_{os.getpid()}_{int(time.time())}.parquet"
+
+
+def sweep_spool(max_age: timedelta) -> list[Path]:
+    """Delete spooled files whose load is gone: its process no longer runs, or older than ``max_age``."""
+    swept = []
+    for path in SPOOL_DIR.glob("*.parquet"):
+        try:
+            pid, created = (int(part) for part in path.stem.rsplit("_", 2)[1:])
+        except ValueError:
+            continue
+        if time.time() - created > max_age.total_seconds() or not _alive(pid):
+            path.unlink(missing_ok=True)
+            swept.append(path)
+    if swept:
+        log.info("swept %d spooled parquet file(s) left by killed loads: %s", len(swept), [p.name for p in swept])
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ParquetCsvStream:
+    """``read()`` hands out the month's rows as CSV, one record batch per call (b'' at the end)."""
+
+    first_line = 1  # COPY's line n is the file's row n
+
+    def __init__(self, parquet_file, columns: list[str | None], spec: TaxiSpec, filename: str, progress: Progress) -> None:
+        import pyarrow as pa
+
+        self.columns = [c for c in columns if c]
+        self._source_names = [name for name, c in zip(parquet_file.schema_arrow.names, columns) if c]
+        self._types = [pa.type_for_alias(_ARROW[spec.column(c).postgres_type]) for c in self.columns]
+        self._batches = parquet_file.iter_batches(batch_size=BATCH_ROWS, columns=self._source_names)
+        self.file_name, self.progress = filename, progress
+        self.expected_rows = parquet_file.metadata.num_rows
+
+    def read(self, size: int = -1) -> bytes:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        try:
+            batch = next(self._batches, None)
+        except (OSError, pa.ArrowException) as exc:
+            raise BadSourceFile(f"{self.file_name}: cannot read row {self.progress.rows + 1:,} on: {exc}") from exc
+        if batch is None:
+            return b""
+        arrays = [self._cast(batch.column(i), name, kind) for i, (name, kind) in enumerate(zip(self.columns, self._types))]
+        out = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_arrays(arrays, names=self.columns), out,
+                        pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        data = out.getvalue()
+        self.progress.update(0, data, rows=batch.num_rows)
+        return data
+
+    def _cast(self, array, name: str, kind):
+        import pyarrow as pa
+
+        if array.type == kind:
+            return array
+        try:
+            # Timestamps: TLC writes microseconds, some files nanoseconds (of which TLC has none).
+            return array.cast(kind, safe=not pa.types.is_timestamp(kind))
+        except pa.ArrowException as exc:
+            raise BadSourceFile(f"{self.file_name}, column {name}: {array.type} values do not fit {kind}: {exc}") from exc
+
+
+@contextmanager
+def open_month_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float,
+                       spool_ttl: timedelta = timedelta(hours=6)) -> Iterator[ParquetCsvStream]:
+    """Spool the month's parquet file, check its columns, yield it as CSV; the spool is always deleted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    label, filename = f"{spec.taxi} {month}", f"{spec.taxi}_tripdata_{month}.parquet"
+    SPOOL_DIR.mkdir(parents=True, exist_ok=True)
+    sweep_spool(spool_ttl)
+    path = _spool_path(spec, month)
+    log.info("%s: downloading %s to %s", label, url, path)
+    try:
+        with open_source(url, label, read_timeout, what="a parquet file") as opened, path.open("wb") as spool:
+            progress = Progress(label, opened.size, header_lines=0)
+            while chunk := opened.raw.read(CHUNK_BYTES):
+                spool.write(chunk)
+                progress.update(len(chunk), b"")
+        if opened.size is not None and progress.compressed_bytes != opened.size:
+            raise BadSourceFile(f"{label}: {url} is truncated: {progress.compressed_bytes:,} of {opened.size:,} bytes")
+        try:
+            parquet = pq.ParquetFile(path, buffer_size=1 << 20)
+        except (OSError, pa.ArrowException) as exc:
+            raise BadSourceFile(f"{filename}: not a readable parquet file ({progress.compressed_bytes:,} bytes): {exc}") from exc
+        columns = file_columns(parquet.schema_arrow.names, spec, filename, unknown="warn")
+        stream = ParquetCsvStream(parquet, columns, spec, filename, progress)
+        log.info("%s: %s rows in %d row group(s), %.1f MB", label, f"{stream.expected_rows:,}",
+                 parquet.metadata.num_row_groups, progress.compressed_bytes / 1e6)
+        yield stream
+        if progress.rows != stream.expected_rows:
+            raise BadSourceFile(f"{filename}: read {progress.rows:,} rows, the footer says {stream.expected_rows:,}")
+        log.info("%s: done: %s in %.1f s", label, progress.describe(), progress.elapsed())
+    finally:
+        path.unlink(missing_ok=True)
