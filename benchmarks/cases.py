@@ -7,6 +7,8 @@
 3. memory: peak RSS of the process that runs our load, on a big generated month.
 4. parse: DagBag fill of dags/ against a folder with one empty airflow.sdk DAG.
 5. backfill: see backfill.py.
+6. dagproc: see dag_processor.py.
+7. parquet: the same month as csv.gz and as TLC parquet, by our path; peak RSS on a 20M-row fhvhv month.
 """
 
 from __future__ import annotations
@@ -158,6 +160,32 @@ def _kestra_growth(server: BenchPostgres, month: SourceMonth, held: int, reps: i
             seconds, _ = timed(lambda: path.load(month))
             result.add(name, seconds)
         say(f"growth (course) rep {rep + 1}/{reps} done")
+
+
+def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
+    """Case 7. The same month as csv.gz and as the TLC's parquet (tests/support/fake_parquet.py: the
+    same trips, typed as the TLC writes them), loaded by our path into two databases, taking turns."""
+    from tests.support import fake_parquet
+
+    root = WORK / "data-parquet"
+    path = fake_parquet.tlc_path(root, month.spec.taxi, month.month)
+    if not path.exists():
+        fake_parquet.from_csv(month.path, month.spec.taxi, month.month, root)
+    as_parquet = SourceMonth(month.spec, month.month, path, root)
+    paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet)]
+    result = PhaseResult()
+    for _, path_, _ in paths:
+        path_.reset()
+    for rep in range(reps):
+        for name, load_path, source in rotated(paths, rep):
+            load_path.remove(source)
+            server.checkpoint()
+            seconds, loaded = timed(lambda: load_path.load(source))
+            result.add(name, seconds)
+        say(f"parquet rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
+    same = _same_rows(server, [("p_csv", "public"), ("p_parquet", "public")], [month])
+    return {"samples": result.samples, "rows": server.scalar("p_csv", f"SELECT count(*) FROM public.{month.spec.table}"),
+            "csv_bytes": month.path.stat().st_size, "parquet_bytes": path.stat().st_size, "same_rows": same}
 
 
 def memory_case(server: BenchPostgres, months: list[SourceMonth]) -> list[dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
-WORK = BENCH_DIR / ".work"  # git-ignored: generated files, the server's data, Airflow homes
+WORK = Path(os.environ.get("BENCH_WORK") or BENCH_DIR / ".work")  # git-ignored: generated files, the server's data, Airflow homes
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
 
 sys.path[:0] = [p for p in (str(ROOT / "plugins"), str(ROOT)) if p not in sys.path]

@@ -5,7 +5,7 @@ factory), records its RSS, then runs ensure_tables, load_staging, hash_merge and
 (benchmarks/load_paths.py: Ours) and prints one JSON line: rows, baseline and peak RSS (VmHWM, the
 kernel's high-water mark of this process), in KiB.
 
-    python benchmarks/memory_child.py <port> <database> <release root> <taxi> <YYYY-MM>
+    python benchmarks/memory_child.py <port> <database> <mirror root, either layout> <taxi> <YYYY-MM>
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def main() -> None:
 
     baseline = _status_kb("VmRSS")
     month = Month.parse(month_text)
-    path = Path(root) / taxi / f"{taxi}_tripdata_{month}.csv.gz"
+    csv_gz, parquet = Path(root) / taxi / f"{taxi}_tripdata_{month}.csv.gz", Path(root) / f"{taxi}_tripdata_{month}.parquet"
+    path = csv_gz if csv_gz.exists() else parquet
     loaded = Ours(BenchPostgres(Path("/nonexistent"), int(port)), database).load(SourceMonth(SPECS[taxi], month, path, Path(root)))
     print(json.dumps({"rows": loaded.rows, "inserted": loaded.inserted, "baseline_kb": baseline,
                       "peak_kb": _status_kb("VmHWM"), "taxi": taxi, "month": month_text}))

@@ -159,6 +159,34 @@ def _memory_section(memory: list[dict]) -> tuple[list[str], float]:
     return lines, biggest["peak_kb"] / 1024
 
 
+def _parquet_section(parquet: dict) -> tuple[list[str], float, float | None]:
+    samples = parquet["samples"]
+    ratio = paired_ratio(samples, "parquet", "csv.gz")
+    lines = [
+        "## 7. Parquet: a TLC parquet month against the same rows as csv.gz",
+        "",
+        f"The same {parquet['rows']:,} trips as csv.gz ({parquet['csv_bytes'] / 1e6:.1f} MB) and as the TLC's parquet "
+        f"({parquet['parquet_bytes'] / 1e6:.1f} MB; tests/support/fake_parquet.py), each loaded by our path into its own "
+        "database, taking turns; a parquet load spools the file, then streams record batches as CSV into the same COPY.",
+        "",
+        "| file | seconds, median (min-max) | x csv.gz |",
+        "| --- | ---: | ---: |",
+        f"| csv.gz | {samples['csv.gz'].spread()} | 1.00 |",
+        f"| parquet | {samples['parquet'].spread()} | {ratio:.2f} |",
+        "",
+        f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- both databases hold the same "
+        "(unique_row_id, filename) rows (count and md5 over the sorted pairs).",
+    ]
+    peak = None
+    if parquet.get("memory"):
+        m = parquet["memory"][0]
+        peak = m["peak_kb"] / 1024
+        lines.append(f"* Peak RSS loading a {m['rows']:,}-row fhvhv parquet month (fresh process, as case 3): "
+                     f"{peak:.0f} MB ({m['baseline_kb'] / 1024:.0f} MB after the imports).")
+    lines.append("")
+    return lines, ratio, peak
+
+
 def _parse_section(parse: dict) -> tuple[list[str], float, list[str]]:
     bundle, empty = parse["samples"]["bundle"], parse["samples"]["empty"]
     postgres = parse["samples"]["postgres"]
@@ -285,6 +313,13 @@ def write(results: dict, out_dir: Path) -> None:
         section, peak = _memory_section(results["memory"])
         lines += section
         checks.append(("peak RSS <= 300 MB for the >= 7M-row month", f"{peak:.0f} MB", peak <= TARGETS["memory_mb"]))
+    if "parquet" in results:
+        section, ratio, peak = _parquet_section(results["parquet"])
+        lines += section
+        checks.append(("parquet month within 1.25x of the same rows as csv.gz", f"{ratio:.2f}x", ratio <= 1.25))
+        if peak is not None:
+            checks.append(("peak RSS <= 300 MB on the 20M-row fhvhv parquet month", f"{peak:.0f} MB",
+                           peak <= TARGETS["memory_mb"]))
     if "parse" in results:
         section, added, google = _parse_section(results["parse"])
         lines += section

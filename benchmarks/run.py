@@ -13,8 +13,10 @@ Settings (``make bench VAR=...`` or the environment):
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill | which cases run |
+| ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet | which cases run |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
+| ``BENCH_WORK`` | benchmarks/.work | generated files, the server's data, Airflow homes (two runs at once need two) |
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet")
 
 
 def _int(name: str, default: int) -> int:
@@ -133,6 +135,19 @@ def main() -> int:
             say("case 3: memory")
             big = generated("yellow", [Month(2019, 1)], _int("MEMORY_ROWS", 7_000_000))
             results["memory"] = cases.memory_case(server, default_month + big)
+        if "parquet" in selected:
+            say("case 7: a parquet month against the same rows as csv.gz")
+            results["parquet"] = cases.parquet_case(server, default_month[0], reps)
+            from tests.support import fake_parquet
+
+            big_rows = _int("PARQUET_MEMORY_ROWS", 20_000_000)
+            say(f"case 7: generating a {big_rows:,}-row fhvhv parquet month for the memory case")
+            root = WORK / "data-parquet-fhvhv"
+            path = fake_parquet.fhvhv_large(root, Month(2023, 1), big_rows)
+            from benchmarks.data import SourceMonth as _SourceMonth
+            from taxi_pipeline.specs import FHVHV
+
+            results["parquet"]["memory"] = cases.memory_case(server, [_SourceMonth(FHVHV, Month(2023, 1), path, root)])
         if "parse" in selected:
             say("case 4: parse time")
             results["parse"] = cases.parse_case(reps)

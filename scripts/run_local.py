@@ -5,7 +5,11 @@ its schedule gives that month, executed in-process against a project-local Airfl
 (``.airflow/``, SQLite metadata). Re-running is safe: the hash-merge inserts nothing twice.
 Prints rows per file at the end.
 
-    python scripts/run_local.py --taxi all --start 2019-01 --end 2019-02 [--source DIR|URL]
+    python scripts/run_local.py --taxi all --start 2019-01 --end 2019-02 [--source dtc|tlc|DIR|URL]
+
+``--taxi all`` is every type in specs.SPECS; each loads the months of START..END its source
+publishes (the others are listed as skipped). A month the source has not published fails at once
+(``NY_TAXI_PUBLISH_WAIT_DAYS`` defaults to 0 here: nobody waits weeks at a terminal).
 """
 
 from __future__ import annotations
@@ -39,13 +43,18 @@ def _configure_airflow(args: argparse.Namespace) -> None:
             "NY_TAXI_END_MONTH": args.end,
             "NY_TAXI_RETRIES": os.environ.get("NY_TAXI_RETRIES", "1"),
             "NY_TAXI_RETRY_DELAY_SECONDS": os.environ.get("NY_TAXI_RETRY_DELAY_SECONDS", "5"),
+            "NY_TAXI_PUBLISH_WAIT_DAYS": os.environ.get("NY_TAXI_PUBLISH_WAIT_DAYS", "0"),
+            "NY_TAXI_SOURCE": _source(args.source),
         }
     )
-    if args.source:
-        source = args.source
-        if "://" not in source:
-            source = str(Path(source).resolve())
-        os.environ["AIRFLOW_VAR_NY_TAXI_SOURCE"] = source
+    os.environ.pop("AIRFLOW_VAR_NY_TAXI_SOURCE", None)  # SOURCE decides, not a Variable left in the shell
+
+
+def _source(value: str) -> str:
+    """dtc, tlc, a URL, or a directory made absolute."""
+    if not value or value.lower() in ("dtc", "tlc") or "://" in value:
+        return value or "dtc"
+    return str(Path(value).resolve())
 
 
 def _rows_per_file(taxis: list[str]) -> list[tuple[str, int]]:
@@ -67,20 +76,23 @@ def _checked_window(args: argparse.Namespace):
     from taxi_pipeline.months import Month, ParamError, Window
     from taxi_pipeline.specs import SPECS
 
+    from taxi_pipeline.releases import release
+
     if args.taxi not in (*SPECS, "all"):
-        raise ParamError(f"TAXI: expected one of {', '.join([*sorted(SPECS), 'all'])}, got {args.taxi!r}")
+        raise ParamError(f"TAXI: expected one of {', '.join([*SPECS, 'all'])}, got {args.taxi!r}")
     first, last = Month.parse(args.start, name="START"), Month.parse(args.end, name="END")
     if first > last:
         raise ParamError(f"START={first} is after END={last}")
+    release(_source(args.source), setting="SOURCE")
     return Window(first, last)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--taxi", default="all", help="green, yellow or all")
+    parser.add_argument("--taxi", default="all", help="yellow, green, fhv, fhvhv or all")
     parser.add_argument("--start", default="2019-01", help="first month, YYYY-MM")
     parser.add_argument("--end", default="2019-02", help="last month, YYYY-MM")
-    parser.add_argument("--source", default="", help="base URL or mirror directory (default: GitHub releases)")
+    parser.add_argument("--source", default="", help="dtc (default), tlc, or a mirror directory/URL in either layout")
     parser.add_argument("--check", action="store_true", help="only validate TAXI/START/END")
     args = parser.parse_args(argv)
     from taxi_pipeline.months import ParamError
@@ -97,15 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
 
-    from taxi_pipeline.specs import get_spec
+    from taxi_pipeline.months import ParamError as WindowError
+    from taxi_pipeline.settings import Settings
+    from taxi_pipeline.specs import SPECS, get_spec
 
-    taxis = ["green", "yellow"] if args.taxi == "all" else [args.taxi]
+    taxis = list(SPECS) if args.taxi == "all" else [args.taxi]
+    settings = Settings.from_env()
     initdb()  # idempotent: creates or upgrades the local metadata DB
     dags = DagBag(dag_folder=str(ROOT / "dags")).dags
     failed: list[str] = []
     for taxi in taxis:
         dag = dags[f"postgres_taxi_{taxi}"]
-        for month in window.months():
+        try:
+            published = settings.window(get_spec(taxi))
+        except WindowError as exc:
+            print(f"{dag.dag_id}: skipped, {exc}", flush=True)
+            continue
+        skipped = [m for m in window.months() if m not in published]
+        if skipped:
+            print(f"{dag.dag_id}: skipped {skipped[0]}..{skipped[-1]}: {settings.source} publishes {taxi} "
+                  f"{published.first}..{published.last}", flush=True)
+        for month in (m for m in window.months() if m in published):
             # The run the schedule would create for this month (CronTriggerTimetable: 1st, 09/10:00 UTC).
             hour = int(get_spec(taxi).schedule.split()[1])
             logical_date = datetime(month.year, month.month, 1, hour, tzinfo=timezone.utc)

@@ -55,7 +55,8 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert dag.get_task(EXPECTED_TASKS[target][-1]).is_teardown
     assert dag.get_task("resolve_month").retries == 0
     sensor = dag.get_task("wait_for_file")
-    assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 6 * 3600, 90 * 86400)
+    assert (sensor.mode, sensor.poke_interval) == ("reschedule", 6 * 3600)
+    assert sensor.timeout == 0  # conftest: NY_TAXI_PUBLISH_WAIT_DAYS=0 (default 90 days: test_settings)
     assert [a.name for a in dag.get_task("hash_merge").outlets] == [EXPECTED_ASSETS[target].format(taxi=taxi)]
     for task in dag.tasks:
         if task.task_id not in ("resolve_month",):
@@ -71,8 +72,13 @@ def test_gcp_setup_dag(dagbag):
 
 def test_gcp_monthly_load_uses_an_explicit_schema(dagbag):
     load = dagbag.dags["gcp_taxi_green"].get_task("load_monthly_table").arguments  # the real operator's
-    assert load["autodetect"] is False and load["skip_leading_rows"] == 1
-    assert load["compression"] == "GZIP" and load["write_disposition"] == "WRITE_TRUNCATE"
+    assert load["autodetect"] is False and load["write_disposition"] == "WRITE_TRUNCATE"
+    # The format comes from the file upload_to_gcs found: csv.gz (GZIP, a header) or parquet.
+    assert {load[k].key for k in ("source_format", "compression", "skip_leading_rows")} == {
+        "source_format", "compression", "skip_leading_rows"}
+    from taxi_pipeline.gcp.tasks import _load_format
+
+    assert _load_format("csv") == {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
     # The file's columns (upload_to_gcs read its header): the csv.gz backup has no cbd_congestion_fee.
     schema = load["schema_fields"]
     assert (schema.operator.task_id, schema.key) == ("upload_to_gcs", "schema_fields")

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from taxi_pipeline.settings import GCP_CONN_ID, GCP_VARIABLES, POSTGRES_CONN_ID
-from taxi_pipeline.source import SOURCE_VARIABLE
+from taxi_pipeline.settings import SOURCE_VARIABLE
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yaml"

@@ -93,7 +93,7 @@ def test_upload_interrupted_leaves_no_object_and_a_rerun_loads_once(
     # Stored (level 0) gzip: a file larger than two chunks with few rows, so BigQuery stays quick.
     month_file = fake_tlc.write_month(server.root, GREEN, 2020, 4, 9_000, seed=32, compresslevel=0)
     assert month_file.gz_bytes > 3 * 256 * 1024
-    server.add_faults(month_file.url_path, Fault.reset_after(600_000))
+    server.add_faults(month_file.url_path, Fault.reset_after(600_000), method="GET")
     monkeypatch.setenv("NY_TAXI_GCS_CHUNK_KIB", "256")
 
     run = run_gcp_month("green", 2020, 4)
@@ -102,7 +102,7 @@ def test_upload_interrupted_leaves_no_object_and_a_rerun_loads_once(
     assert str(run.state) == "failed"
     assert task["upload_to_gcs"] == "failed" and task["load_monthly_table"] == "upstream_failed", task
     assert "broke off: ProtocolError(\"Connection broken: ConnectionResetError(" in capfd.readouterr().out
-    assert [r.status for r in server.requests if r.path == month_file.url_path] == [200]
+    assert [r.status for r in server.requests if r.path == month_file.url_path and r.method == "GET"] == [200]
     assert object_names(gcs) == {f"green/{preloaded.path.name}"}
     assert fingerprint(bq, target) == before
     assert table_ids(bq, target) == {"green_tripdata"}

@@ -152,7 +152,7 @@ def test_rendered_merge_prunes_to_the_months_partitions():
     """The MERGE restricts the target to the partitions the month touches, as constants."""
     from taxi_pipeline.sql_templates import render
 
-    sql = render("bigquery/merge.sql", taxi=GREEN, filename="green_tripdata_2020-01.csv",
+    sql = render("bigquery/merge.sql", taxi=GREEN, filename="green_tripdata_2020-01.csv", present=GREEN.dtc_columns,
                  monthly_table="green_tripdata_2020_01", dates=["2009-01-01", "2020-01-31"], null_pickups=False)
     assert "MERGE INTO green_tripdata AS T" in sql
     assert "FROM green_tripdata_2020_01 AS S" in sql
@@ -175,3 +175,35 @@ def test_parquet_lake_option(gcp_emulators, lake, bq, gcs, source, gcp_months, m
         "FROM `ny-taxi-local.ny_taxi.green_tripdata` WHERE filename = 'green_tripdata_2020-03.csv'").result())[0]
     blank_vendor = sum(1 for row in fake_tlc.read_rows(mar.path)[1] if row[0] == "")
     assert nulls["vendor"] == blank_vendor and nulls["ehail"] == nulls["n"] == mar.data_lines
+
+
+def test_a_tlc_parquet_month_goes_into_the_lake_as_it_is(gcp_emulators, lake, bq, gcs, tmp_path, monkeypatch):
+    """The TLC's parquet (yellow 2023-03: Airport_fee, VendorID int32) is uploaded unchanged, loaded as
+    PARQUET with its own types, and merged cast to the table's: the same ids as the same trips from csv.gz."""
+    from tests.support import fake_parquet
+    from tests.support.http_server import FixtureServer
+    from taxi_pipeline.months import Month
+
+    month = Month(2023, 3)
+    csv = fake_tlc.write_month(tmp_path / "dtc", YELLOW, month.year, month.month, 2_000, seed=23)
+    path = fake_parquet.from_csv(csv.path, "yellow", month, tmp_path / "tlc")
+    monkeypatch.setenv("NY_TAXI_SOURCE", "tlc")
+    monkeypatch.setenv("NY_TAXI_END_MONTH", "2023-12")
+    with FixtureServer(tmp_path / "tlc") as server:
+        monkeypatch.setenv("AIRFLOW_VAR_NY_TAXI_SOURCE", server.base_url)
+        run = run_gcp_month("yellow", 2023, 3)
+    assert str(run.state) == "success", states(run)
+    blob = gcs.bucket("ny-taxi-lake").get_blob("yellow/yellow_tripdata_2023-03.parquet")
+    assert blob.download_as_bytes() == path.read_bytes()  # as it is
+    table = "`ny-taxi-local.ny_taxi.yellow_tripdata`"
+    where = "WHERE filename = 'yellow_tripdata_2023-03.csv'"
+    got = list(bq.query(f"SELECT COUNT(*) AS n, COUNT(airport_fee) AS fee, COUNT(DISTINCT TO_HEX(unique_row_id)) AS ids "
+                        f"FROM {table} {where}").result())[0]
+    assert (got["n"], got["fee"]) == (2_000, 667)  # fake_parquet: every third row has an airport fee
+    from_parquet = sorted(r["id"] for r in bq.query(f"SELECT TO_HEX(unique_row_id) AS id FROM {table} {where}").result())
+    bq.query(f"DELETE FROM {table} {where}").result()
+    monkeypatch.setenv("AIRFLOW_VAR_NY_TAXI_SOURCE", str(tmp_path / "dtc"))
+    again = run_gcp_month("yellow", 2023, 3)  # the same trips, from the csv.gz
+    assert str(again.state) == "success", states(again)
+    from_csv = sorted(r["id"] for r in bq.query(f"SELECT TO_HEX(unique_row_id) AS id FROM {table} {where}").result())
+    assert from_csv == from_parquet

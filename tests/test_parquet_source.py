@@ -101,16 +101,17 @@ def test_fhv_and_fhvhv_months_load_once(taxi_db, tlc, taxi, month, rows):
     assert no_spool_left()
 
 
-def test_a_month_published_late_is_waited_for_then_loaded_once(taxi_db, tlc, caplog):
+def test_a_month_published_late_is_waited_for_then_loaded_once(taxi_db, tlc, monkeypatch):
     root, server = tlc
+    monkeypatch.setenv("NY_TAXI_PUBLISH_WAIT_DAYS", "1")  # conftest's 0 would fail at the first look
     month = Month(2019, 3)
     fake_parquet.fhv(root, month, 700)
     path = "/" + fake_parquet.tlc_path(root, "fhv", month).name
     server.add_faults(path, Fault.status(404), Fault.status(404))  # two looks find nothing
     dag_run = run("fhv", month)
     assert str(dag_run.state) == "success"
-    looks = [r for r in server.requests if r.path == path]
-    assert [r.status for r in looks] == [404, 404, 200, 200]  # 3 looks, then the one download
+    looks = [(r.method, r.status) for r in server.requests if r.path == path]
+    assert looks == [("HEAD", 404), ("HEAD", 404), ("HEAD", 200), ("GET", 200)]  # 3 looks, then the one download
     assert taxi_db.execute("SELECT count(*) FROM fhv_tripdata").fetchone()[0] == 700
     sensor = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "wait_for_file")
     assert sensor.try_number == 1  # rescheduled, not retried
@@ -158,7 +159,7 @@ def test_a_bad_parquet_file_is_a_clear_error_and_leaves_nothing(taxi_db, tlc, ca
     assert str(run("fhv", Month(2019, 6)).state) == "success"
     path = fake_parquet.fhv(root, month, 400)
     if spoil == "html":
-        server.add_faults("/" + path.name, Fault.html(), Fault.html())  # wait_for_file's look, then the download
+        server.add_faults("/" + path.name, Fault.html(), method="GET")  # the download (wait_for_file looks with HEAD)
         expected = "returned an HTML page (text/html; charset=utf-8), not a parquet file"
     else:
         expected = spoil(root, path)

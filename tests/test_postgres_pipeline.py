@@ -202,16 +202,18 @@ def test_params_outside_the_form_schema_are_refused_at_trigger(db, source, conf,
     assert not table_exists(db, "public.green_tripdata")
 
 
-def test_month_not_published_fails_at_once_without_retries(db, source, months, monkeypatch, capfd):
+def test_month_not_published_fails_past_the_wait_budget_without_retries(db, source, months, monkeypatch, capfd):
+    """conftest: NY_TAXI_PUBLISH_WAIT_DAYS=0, so the first look that finds nothing is the last."""
     monkeypatch.setenv("NY_TAXI_RETRIES", "3")  # a 404 must not burn them
     assert str(run_month("green", 2019, 1).state) == "success"
     before = table_fingerprint(db, "green")
     run = run_month("green", 2021, 7)
     assert str(run.state) == "failed"
-    assert task_states(run)["load_staging"] == "failed"
+    assert task_states(run)["wait_for_file"] == "failed" and task_states(run)["load_staging"] == "upstream_failed"
     out = capfd.readouterr().out
-    assert "green 2021-07: month not published: HTTP 404" in out
-    assert [r for r in source.requests if "2021-07" in r[1]] == [("GET", "/green/green_tripdata_2021-07.csv.gz", 404)]
+    assert "green 2021-07: not published after 0 days" in out
+    assert [r for r in source.requests if "2021-07" in r[1]] == [  # both layouts looked at, once
+        ("HEAD", "/green/green_tripdata_2021-07.csv.gz", 404), ("HEAD", "/green_tripdata_2021-07.parquet", 404)]
     assert table_fingerprint(db, "green") == before
     assert staging_tables(db) == []
 

@@ -114,7 +114,7 @@ def test_transient_http_faults_are_retried_and_the_month_loads_once(
     retry_env(monkeypatch)
     month_file = fake_tlc.write_month(clean_server.root, GREEN, *month, ROWS, seed=22)
     url = clean_server.url(month_file.url_path)
-    clean_server.add_faults(month_file.url_path, *faults(month_file))
+    clean_server.add_faults(month_file.url_path, *faults(month_file), method="GET")  # the download, not wait_for_file's look
     before = rows_per_file(db, "green")
     assert GREEN.filename(*month) not in before
 
@@ -122,7 +122,7 @@ def test_transient_http_faults_are_retried_and_the_month_loads_once(
 
     assert str(run.state) == "success", task_states(run)
     assert try_number(run, "load_staging") == len(statuses)
-    assert [r.status for r in clean_server.requests if r.path == month_file.url_path] == statuses
+    assert [r.status for r in clean_server.requests if r.path == month_file.url_path and r.method == "GET"] == statuses
     out = capfd.readouterr().out
     for line in logged:
         assert line.format(url=url) in out
@@ -136,7 +136,7 @@ def test_stalled_server_hits_the_read_timeout_and_the_retry_loads_the_month(db, 
     retry_env(monkeypatch)
     monkeypatch.setenv("NY_TAXI_HTTP_READ_TIMEOUT", "1")
     month_file = fake_tlc.write_month(clean_server.root, GREEN, 2019, 4, ROWS, seed=23)
-    clean_server.add_faults(month_file.url_path, Fault.stall(10, after_bytes=month_file.gz_bytes // 2))
+    clean_server.add_faults(month_file.url_path, Fault.stall(10, after_bytes=month_file.gz_bytes // 2), method="GET")
     before = rows_per_file(db, "green")
     assert GREEN.filename(2019, 4) not in before
 
@@ -146,7 +146,7 @@ def test_stalled_server_hits_the_read_timeout_and_the_retry_loads_the_month(db, 
 
     assert str(run.state) == "success", task_states(run)
     assert try_number(run, "load_staging") == 2
-    assert clean_server.count(month_file.url_path) == 2
+    assert clean_server.count(month_file.url_path, method="GET") == 2
     out = capfd.readouterr().out
     assert (
         f"green 2019-04: download of {clean_server.url(month_file.url_path)} broke off: ReadTimeoutError("
@@ -256,7 +256,7 @@ def extra_column(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
 
 def truncated_gzip(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
     cut = f.gz_bytes // 2
-    server.add_faults(f.url_path, Fault.truncate(cut))
+    server.add_faults(f.url_path, Fault.truncate(cut), method="GET")
     return (
         f"green 2019-06: {server.url(f.url_path)} is truncated: the gzip stream ended after "
         f"{cut:,} bytes without its end marker"
@@ -264,7 +264,7 @@ def truncated_gzip(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
 
 
 def html_page(f: fake_tlc.MonthFile, server: FixtureServer) -> str:
-    server.add_faults(f.url_path, Fault.html())
+    server.add_faults(f.url_path, Fault.html(), method="GET")
     return (
         f"green 2019-06: {server.url(f.url_path)} returned an HTML page "
         "(text/html; charset=utf-8), not a gzip file"
@@ -300,7 +300,7 @@ def test_bad_file_fails_at_once_naming_file_line_and_column(db, clean_server, mo
     assert str(run.state) == "failed"
     assert states["load_staging"] == "failed" and states["hash_merge"] == "upstream_failed", states
     assert try_number(run, "load_staging") == 1
-    assert clean_server.count(month_file.url_path) == 1
+    assert clean_server.count(month_file.url_path, method="GET") == 1
     out = capfd.readouterr().out
     assert expected in out
     assert "AirflowFailException" in out

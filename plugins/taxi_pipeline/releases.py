@@ -134,17 +134,21 @@ def locate(candidates: list[LocatedFile], label: str, read_timeout: float) -> Lo
 
 
 def _http_exists(url: str, label: str, read_timeout: float) -> bool:
+    """HEAD (following redirects); a 403/405 is asked again with a GET whose body is never read: the
+    release's redirect target is a URL signed for GET, and S3/CloudFront answer 403 for a missing file."""
     import requests
 
     from taxi_pipeline.source import SourceError
 
     try:
-        # GET, not HEAD: the release's signed redirect targets answer GET; only headers are read.
-        with requests.get(url, stream=True, allow_redirects=True, timeout=(15, read_timeout)) as response:
-            if response.status_code in (403, 404):
-                return False
-            if response.status_code != 200:
-                raise SourceError(f"{label}: HTTP {response.status_code} from {url} while looking for the file")
-            return True
+        response = requests.head(url, allow_redirects=True, timeout=(15, read_timeout))
+        if response.status_code in (403, 405):
+            with requests.get(url, stream=True, allow_redirects=True, timeout=(15, read_timeout)) as response:
+                pass
     except requests.RequestException as exc:
         raise SourceError(f"{label}: cannot reach {url}: {exc}") from exc
+    if response.status_code in (403, 404):
+        return False
+    if response.status_code != 200:
+        raise SourceError(f"{label}: HTTP {response.status_code} from {url} while looking for the file")
+    return True

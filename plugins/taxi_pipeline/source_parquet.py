@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,10 +112,21 @@ class ParquetCsvStream:
             raise BadSourceFile(f"{self.file_name}, column {name}: {array.type} values do not fit {kind}: {exc}") from exc
 
 
+@dataclass
+class SpooledParquet:
+    """A month's parquet file on local disk, opened, its columns matched to the spec (None: unknown)."""
+
+    path: Path
+    file: object  # pyarrow.parquet.ParquetFile
+    columns: list[str | None]
+    file_name: str
+    progress: Progress
+
+
 @contextmanager
-def open_month_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float,
-                       spool_ttl: timedelta = timedelta(hours=6)) -> Iterator[ParquetCsvStream]:
-    """Spool the month's parquet file, check its columns, yield it as CSV; the spool is always deleted."""
+def spool_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float,
+                  spool_ttl: timedelta = timedelta(hours=6)) -> Iterator[SpooledParquet]:
+    """Download the month's parquet file to the spool, open it, check its columns; always deleted after."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -136,12 +148,19 @@ def open_month_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: 
         except (OSError, pa.ArrowException) as exc:
             raise BadSourceFile(f"{filename}: not a readable parquet file ({progress.compressed_bytes:,} bytes): {exc}") from exc
         columns = file_columns(parquet.schema_arrow.names, spec, filename, unknown="warn")
-        stream = ParquetCsvStream(parquet, columns, spec, filename, progress)
-        log.info("%s: %s rows in %d row group(s), %.1f MB", label, f"{stream.expected_rows:,}",
+        log.info("%s: %s rows in %d row group(s), %.1f MB", label, f"{parquet.metadata.num_rows:,}",
                  parquet.metadata.num_row_groups, progress.compressed_bytes / 1e6)
-        yield stream
-        if progress.rows != stream.expected_rows:
-            raise BadSourceFile(f"{filename}: read {progress.rows:,} rows, the footer says {stream.expected_rows:,}")
-        log.info("%s: done: %s in %.1f s", label, progress.describe(), progress.elapsed())
+        yield SpooledParquet(path, parquet, columns, filename, progress)
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def open_month_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float) -> Iterator[ParquetCsvStream]:
+    """Spool the month's parquet file, check its columns, yield its rows as CSV; the spool is always deleted."""
+    with spool_parquet(url, spec, month, read_timeout=read_timeout) as spooled:
+        stream = ParquetCsvStream(spooled.file, spooled.columns, spec, spooled.file_name, spooled.progress)
+        yield stream
+        if spooled.progress.rows != stream.expected_rows:
+            raise BadSourceFile(f"{spooled.file_name}: read {spooled.progress.rows:,} rows, the footer says {stream.expected_rows:,}")
+        log.info("%s: done: %s in %.1f s", f"{spec.taxi} {month}", spooled.progress.describe(), spooled.progress.elapsed())

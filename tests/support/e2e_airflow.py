@@ -162,6 +162,7 @@ def running_airflow(
             "NY_TAXI_START_MONTH": window[0],
             "NY_TAXI_END_MONTH": window[1],
             "NY_TAXI_RETRIES": "0",  # a failure must show, not be retried away
+            "NY_TAXI_PUBLISH_WAIT_DAYS": "0",  # nor be waited for
             "AIRFLOW_VAR_NY_TAXI_SOURCE": source_url,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             **(dag_env or {}),

@@ -117,3 +117,49 @@ def fhvhv(root: Path, month: Month, rows: int, seed: int = 5) -> Path:
     if month >= Month(2025, 1):
         columns["cbd_congestion_fee"] = [1.5 if i % 2 else 0.0 for i in range(rows)]
     return _write(pa.table(columns), tlc_path(root, "fhvhv", month))
+
+
+def fhvhv_large(root: Path, month: Month, rows: int, *, row_group: int = 1_000_000, seed: int = 9) -> Path:
+    """A big fhvhv month (the 20M-row memory case), generated column-wise with numpy, one row group at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tlc_path(root, "fhvhv", month)
+    if path.exists() and pq.ParquetFile(path).metadata.num_rows == rows:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    rng = np.random.default_rng(seed)
+    first = np.datetime64(f"{month}-01T00:00:00", "us")
+    seconds = int((np.datetime64(f"{month.next()}-01T00:00:00", "s") - np.datetime64(f"{month}-01T00:00:00", "s")).astype(int))
+    writer = None
+    try:
+        for start in range(0, rows, row_group):
+            n = min(row_group, rows - start)
+            pickup = first + rng.integers(0, seconds, n).astype("timedelta64[s]")
+            money = {name: np.round(rng.uniform(0, 80, n), 2) for name in (
+                "base_passenger_fare", "tolls", "bcf", "sales_tax", "congestion_surcharge", "airport_fee", "tips", "driver_pay")}
+            flags = {name: pa.array(np.where(rng.random(n) < 0.2, "Y", "N")) for name in (
+                "shared_request_flag", "shared_match_flag", "access_a_ride_flag", "wav_request_flag", "wav_match_flag")}
+            base = pa.array(np.char.add("B", np.char.zfill(rng.integers(1, 3000, n).astype(str), 5)))
+            table = pa.table({
+                "hvfhs_license_num": pa.array(np.where(rng.random(n) < 0.7, "HV0003", "HV0005")),
+                "dispatching_base_num": base, "originating_base_num": base,
+                "request_datetime": pa.array(pickup - np.timedelta64(300, "s")),
+                "on_scene_datetime": pa.array(pickup - np.timedelta64(60, "s")),
+                "pickup_datetime": pa.array(pickup),
+                "dropoff_datetime": pa.array(pickup + rng.integers(60, 5400, n).astype("timedelta64[s]")),
+                "PULocationID": pa.array(rng.integers(1, 266, n)), "DOLocationID": pa.array(rng.integers(1, 266, n)),
+                "trip_miles": pa.array(np.round(rng.uniform(0.1, 30, n), 3)),
+                "trip_time": pa.array(rng.integers(60, 5400, n)),
+                **{k: pa.array(v) for k, v in money.items()}, **flags,
+            })
+            if writer is None:
+                writer = pq.ParquetWriter(part, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    part.replace(path)
+    return path

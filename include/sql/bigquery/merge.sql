@@ -4,7 +4,9 @@
     find_partitions), passed as constants so BigQuery prunes -- and bills -- only those partitions
     instead of scanning the whole table every month. A row with the same id has the same pickup,
     hence the same partition, so the restriction cannot miss a match. ``present``: the file's
-    columns (the monthly table's); the spec's others are NULL. -#}
+    columns (the monthly table's, by name in any case: BigQuery's names are case-insensitive, so
+    ``Airport_fee`` is ``airport_fee``), cast to the main table's types (a parquet file keeps the
+    TLC's: VendorID INT64 becomes the STRING '1' a csv.gz month has); the spec's others are NULL. -#}
 {%- import "bigquery/_macros.sql" as m -%}
 MERGE INTO {{ taxi.table }} AS T
 USING (
@@ -12,7 +14,7 @@ USING (
         {{ m.unique_row_id(taxi, "S.") }} AS unique_row_id,
         "{{ filename }}" AS filename,
         {%- for column in taxi.columns %}
-        {% if column.name in present %}S.{{ column.name }}{% else %}CAST(NULL AS {{ column.bigquery_type }}) AS {{ column.name }}{% endif %}{{ "," if not loop.last }}
+        CAST({{ "S." ~ column.name if column.name in present else "NULL" }} AS {{ column.bigquery_type }}) AS {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     FROM {{ monthly_table }} AS S
 ) AS S

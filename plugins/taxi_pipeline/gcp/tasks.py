@@ -61,25 +61,29 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
 
     from taxi_pipeline.source import BadSourceFile, MonthNotPublished
 
-    if located["format"] != "csv.gz":
-        raise AirflowFailException(f"{run['label']}: the GCP target loads csv.gz files (dtc or a mirror in its "
-                                   f"layout); {located['url']} is {located['format']}, which only the Postgres target loads yet")
+    parquet_source = located["format"] == "parquet"
     bucket = Variable.get("gcp_bucket_name")
     object_name = run["object_name"]
-    if settings.gcp_file_format == "parquet":
+    if parquet_source or settings.gcp_file_format == "parquet":
         object_name = object_name.removesuffix(".csv.gz") + ".parquet"
     blob = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn().bucket(bucket).blob(
         object_name, chunk_size=settings.gcs_chunk_kib * 1024
     )
     uri = f"gs://{bucket}/{object_name}"
     try:
-        size, rows, columns = _upload(spec, located["url"], run, settings, blob)
+        if parquet_source:
+            size, rows, columns, schema = _upload_parquet(spec, located["url"], run, settings, blob)
+        else:
+            size, rows, columns = _upload(spec, located["url"], run, settings, blob)
+            schema = bigquery_schema(spec, columns)
     except (MonthNotPublished, BadSourceFile, ValueError) as exc:
         raise AirflowFailException(str(exc)) from exc
     log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
     monthly_table = f"{Variable.get('gcp_project_id')}.{Variable.get('gcp_dataset')}.{run['monthly_table']}"
+    load = _load_format("parquet" if parquet_source else settings.gcp_file_format)
     return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table,
-            "columns": columns, "schema_fields": bigquery_schema(spec, columns)}
+            "columns": columns, "schema_fields": schema, "source_format": load["source_format"],
+            "compression": load.get("compression", "NONE"), "skip_leading_rows": load.get("skip_leading_rows")}
 
 
 def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str]]:
@@ -102,6 +106,27 @@ def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -
         rows = write_parquet(stream, spec, out, f"{run['label']} ({url})")
     blob.reload()
     return blob.size, rows, stream.columns
+
+
+def _upload_parquet(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str], list[dict]]:
+    """A TLC parquet file into the lake as it is (spooled, columns checked); the monthly table's
+    schema is the file's own (BigQuery loads parquet types as they are; the MERGE casts them)."""
+    from taxi_pipeline.source_parquet import spool_parquet
+
+    with spool_parquet(url, spec, run_month(run), read_timeout=settings.http_read_timeout) as spooled:
+        blob.upload_from_filename(str(spooled.path), content_type="application/vnd.apache.parquet")
+        fields = list(spooled.file.schema_arrow)
+        schema = [{"name": f.name, "type": _bigquery_type(f.type), "mode": "NULLABLE"} for f in fields]
+        return (spooled.progress.compressed_bytes, spooled.file.metadata.num_rows,
+                [name for name in spooled.columns if name], schema)
+
+
+def _bigquery_type(arrow_type) -> str:
+    import pyarrow as pa
+
+    checks = ((pa.types.is_integer, "INTEGER"), (pa.types.is_floating, "FLOAT"), (pa.types.is_timestamp, "TIMESTAMP"),
+              (pa.types.is_boolean, "BOOLEAN"), (pa.types.is_decimal, "NUMERIC"), (pa.types.is_date, "DATE"))
+    return next((name for check, name in checks if check(arrow_type)), "STRING")
 
 
 def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +182,8 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
         "load_monthly_table", "airflow.providers.google.cloud.transfers.gcs_to_bigquery.GCSToBigQueryOperator",
         bucket="{{ var.value.gcp_bucket_name }}", source_objects=[uploaded["object_name"]],
         destination_project_dataset_table=uploaded["monthly_table"], schema_fields=uploaded["schema_fields"],
-        autodetect=False, **_load_format(settings.gcp_file_format), write_disposition="WRITE_TRUNCATE",
+        autodetect=False, source_format=uploaded["source_format"], compression=uploaded["compression"],
+        skip_leading_rows=uploaded["skip_leading_rows"], write_disposition="WRITE_TRUNCATE",
         create_disposition="CREATE_IF_NEEDED", max_bad_records=0, location=_LOCATION, project_id=_PROJECT,
         deferrable=settings.gcp_deferrable,
     )
