@@ -189,3 +189,46 @@ def test_the_sweep_removes_a_killed_loads_spool_file(tmp_path):
         assert alive.exists() and not dead.exists()
     finally:
         alive.unlink(missing_ok=True)
+
+
+_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from taxi_pipeline.months import Month
+from taxi_pipeline.source_parquet import open_month_parquet
+from taxi_pipeline.specs import FHV
+with open_month_parquet(sys.argv[1], FHV, Month(2019, 5), read_timeout=60):
+    pass
+"""
+
+
+def test_a_load_killed_mid_download_leaves_its_spool_file_to_the_sweep(tmp_path):
+    """SIGKILL while the parquet file downloads: no cleanup ran, so the spool file stays -- until the
+    next load's sweep sees that its process is gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from datetime import timedelta
+
+    from taxi_pipeline.source_parquet import sweep_spool
+
+    from tests.conftest import ROOT
+
+    path = fake_parquet.fhv(tmp_path / "trip-data", Month(2019, 5), 20_000)
+    with FixtureServer(tmp_path / "trip-data") as server:
+        server.add_faults("/" + path.name, Fault.stall(60, after_bytes=path.stat().st_size // 2), method="GET")
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, server.url("/" + path.name), str(ROOT / "plugins")])
+        try:
+            deadline, spooled = time.monotonic() + 60, []
+            while time.monotonic() < deadline and not spooled:
+                spooled = [p for p in SPOOL_DIR.glob(f"fhv_2019-05_{child.pid}_*.parquet") if p.stat().st_size > 0]
+                time.sleep(0.1)
+            assert spooled, "the child never started spooling"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+        assert spooled[0].exists()  # killed: nothing cleaned up
+        assert spooled[0] in sweep_spool(timedelta(hours=6))
+        assert not spooled[0].exists()
