@@ -45,55 +45,40 @@ class Layout:
 DTC_LAYOUT = Layout("dtc", "csv.gz")
 TLC_LAYOUT = Layout("tlc", "parquet")
 
-_M = Month.parse
-# (first, last) per type; last None: open, up to the current month.
-DTC_WINDOWS: dict[str, tuple[Month, Month | None]] = {
-    "yellow": (_M("2019-01"), _M("2021-07")),
-    "green": (_M("2019-01"), _M("2021-07")),
-    "fhv": (_M("2019-01"), _M("2021-07")),
-    "fhvhv": (_M("2019-02"), _M("2021-07")),
-}
-TLC_WINDOWS: dict[str, tuple[Month, Month | None]] = {
-    # TLC publishes yellow from 2009-01, but 2009-2010 use another layout: vendor_name,
-    # Trip_Pickup_DateTime, longitude/latitude instead of zone ids. Without zone ids a trip gets no
-    # PULocationID/DOLocationID (nor the course's unique_row_id), so those months are refused.
-    "yellow": (_M("2011-01"), None),
-    "green": (_M("2014-01"), None),
-    "fhv": (_M("2015-01"), None),
-    "fhvhv": (_M("2019-02"), None),
-}
-_WHY_NOT = {("tlc", "yellow"): "2009-2010 use the old layout (lat/lon, no zone ids), which this bundle refuses"}
-
-
 @dataclass(frozen=True)
 class Release:
-    """A source of monthly files: a name, a base and the layouts a month may be found in."""
+    """A source of monthly files: a name, a base and the layouts a month may be found in. The
+    months it publishes per type are the specs' data (``TaxiSpec.published``)."""
 
     name: str  # "dtc", "tlc" or "mirror"
     base: str
     layouts: tuple[Layout, ...]
-    windows: dict[str, tuple[Month, Month | None]]
+
+    def published(self, spec: TaxiSpec) -> tuple[Month, Month | None]:
+        """(first, last or None: open) -- a mirror may hold either source's months: both spans."""
+        spans = [spec.published[n] for n in (NAMED if self.name == "mirror" else (self.name,)) if n in spec.published]
+        if not spans:
+            raise ParamError(f"source {self.name}: publishes no {spec.taxi} files")
+        lasts = [last for _, last in spans]
+        return (min(Month.parse(first) for first, _ in spans),
+                None if None in lasts else max(Month.parse(last) for last in lasts))
 
     def window(self, spec: TaxiSpec, today: datetime | None = None) -> Window:
-        """The months this source publishes for ``spec`` (open ends stop at the current month)."""
-        if spec.taxi not in self.windows:
-            raise ParamError(f"source {self.name}: publishes no {spec.taxi} files")
-        first, last = self.windows[spec.taxi]
+        """The months this source publishes for ``spec`` (an open end stops at the current month)."""
+        first, last = self.published(spec)
         return Window(first, last or Month.of(today or datetime.now(timezone.utc)))
 
     def why_outside(self, spec: TaxiSpec) -> str:
-        return _WHY_NOT.get((self.name, spec.taxi), "")
+        return spec.refused if self.name != "mirror" else ""
 
     def candidates(self, spec: TaxiSpec, month: Month) -> list[LocatedFile]:
         base = self.base.rstrip("/")
         return [LocatedFile(url=f"{base}/{layout.path(spec, month)}", format=layout.format) for layout in self.layouts]
 
 
-DTC = Release("dtc", "https://github.com/DataTalksClub/nyc-tlc-data/releases/download", (DTC_LAYOUT,), DTC_WINDOWS)
-TLC = Release("tlc", "https://d37ci6vzurychx.cloudfront.net/trip-data", (TLC_LAYOUT,), TLC_WINDOWS)
+DTC = Release("dtc", "https://github.com/DataTalksClub/nyc-tlc-data/releases/download", (DTC_LAYOUT,))
+TLC = Release("tlc", "https://d37ci6vzurychx.cloudfront.net/trip-data", (TLC_LAYOUT,))
 NAMED = {"dtc": DTC, "tlc": TLC}
-# A mirror may hold either layout: each type's window spans both sources'.
-_MIRROR_WINDOWS = {t: (min(DTC_WINDOWS[t][0], TLC_WINDOWS[t][0]), None) for t in DTC_WINDOWS}
 
 
 def local_path(url: str) -> Path:
@@ -115,7 +100,7 @@ def release(value: str, *, setting: str) -> Release:
             )
         if not value or not local_path(value).is_dir():
             raise ParamError(f"{setting}: directory {local_path(value)} does not exist")
-    return Release("mirror", value, (DTC_LAYOUT, TLC_LAYOUT), _MIRROR_WINDOWS)
+    return Release("mirror", value, (DTC_LAYOUT, TLC_LAYOUT))
 
 
 def locate(candidates: list[LocatedFile], label: str, read_timeout: float) -> LocatedFile | None:

@@ -183,7 +183,7 @@ class Settings:
         """No last month: NY_TAXI_END_MONTH=latest and a source that keeps publishing (tlc)."""
         from taxi_pipeline.releases import release
 
-        return self.last_month is None and release(self.source, setting="NY_TAXI_SOURCE").windows[spec.taxi][1] is None
+        return self.last_month is None and release(self.source, setting="NY_TAXI_SOURCE").published(spec)[1] is None
 
     @property
     def publish_wait(self) -> timedelta:

@@ -44,6 +44,10 @@ class TaxiSpec:
     postgres_hash_columns: tuple[str, ...]
     bigquery_hash_columns: tuple[str, ...]
     schedule: str
+    # The months each source publishes: (first, last) as YYYY-MM, last None: up to the current
+    # month (releases.py). A source missing here publishes none of this type.
+    published: dict[str, tuple[str, str | None]] = field(default_factory=dict, hash=False, compare=False)
+    refused: str = ""  # why months a source publishes before ``published``'s first are not loaded
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -152,6 +156,10 @@ YELLOW = TaxiSpec(
     postgres_hash_columns=_hash_columns("tpep_pickup_datetime", "tpep_dropoff_datetime", postgres=True),
     bigquery_hash_columns=_hash_columns("tpep_pickup_datetime", "tpep_dropoff_datetime", postgres=False),
     schedule="0 10 1 * *",
+    # The TLC publishes yellow from 2009-01, but 2009-2010 use another layout: vendor_name,
+    # Trip_Pickup_DateTime, longitude/latitude instead of zone ids: no PULocationID/DOLocationID.
+    published={"dtc": ("2019-01", "2021-07"), "tlc": ("2011-01", None)},
+    refused="2009-2010 use the old layout (lat/lon, no zone ids), which this bundle refuses",
     tags=("yellow",),
 )
 
@@ -185,6 +193,7 @@ GREEN = TaxiSpec(
     postgres_hash_columns=_hash_columns("lpep_pickup_datetime", "lpep_dropoff_datetime", postgres=True),
     bigquery_hash_columns=_hash_columns("lpep_pickup_datetime", "lpep_dropoff_datetime", postgres=False),
     schedule="0 9 1 * *",
+    published={"dtc": ("2019-01", "2021-07"), "tlc": ("2014-01", None)},
     tags=("green",),
 )
 
@@ -216,6 +225,7 @@ FHV = TaxiSpec(
     bigquery_hash_columns=("pickup_datetime", "dropOff_datetime", "dispatching_base_num", "PUlocationID",
                            "DOlocationID", "SR_Flag", "Affiliated_base_number"),
     schedule="0 11 1 * *",
+    published={"dtc": ("2019-01", "2021-07"), "tlc": ("2015-01", None)},
     tags=("fhv",),
 )
 
@@ -261,6 +271,7 @@ FHVHV = TaxiSpec(
     postgres_hash_columns=_FHVHV_HASHED,
     bigquery_hash_columns=_FHVHV_HASHED,
     schedule="0 12 1 * *",
+    published={"dtc": ("2019-02", "2021-07"), "tlc": ("2019-02", None)},
     tags=("fhvhv",),
 )
 
