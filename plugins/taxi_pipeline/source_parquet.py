@@ -56,15 +56,11 @@ def sweep_spool(max_age: timedelta) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether ``pid`` runs on this host (psutil, an Airflow dependency); a pid reused since only
+    delays that file's sweep to the TTL."""
+    import psutil
+
+    return psutil.pid_exists(pid)
 
 
 def _batches(parquet_file, columns: list[str]):
