@@ -38,8 +38,9 @@ class Layout:
     format: str
 
     def path(self, spec: TaxiSpec, month: Month) -> str:
-        name = f"{spec.taxi}_tripdata_{month}"
-        return f"{spec.taxi}/{name}.csv.gz" if self.format == "csv.gz" else f"{name}.parquet"
+        """The month's file under a base: the course's filename, gzipped in a folder, or as parquet."""
+        csv_name = spec.filename(month.year, month.month)
+        return f"{spec.taxi}/{csv_name}.gz" if self.format == "csv.gz" else csv_name.removesuffix(".csv") + ".parquet"
 
 
 DTC_LAYOUT = Layout("dtc", "csv.gz")

@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from taxi_pipeline.months import Month
+from taxi_pipeline.releases import TLC_LAYOUT
 from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, Progress, file_columns, open_source
 from taxi_pipeline.specs import TaxiSpec
 
@@ -135,7 +136,7 @@ def spool_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    label, filename = f"{spec.taxi} {month}", f"{spec.taxi}_tripdata_{month}.parquet"
+    label, filename = f"{spec.taxi} {month}", TLC_LAYOUT.path(spec, month)
     SPOOL_DIR.mkdir(parents=True, exist_ok=True)
     sweep_spool(spool_ttl)
     path = _spool_path(spec, month)
