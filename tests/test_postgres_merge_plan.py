@@ -71,7 +71,7 @@ def test_a_partition_dropped_between_load_and_merge_is_rebuilt_with_ids(pg_serve
         assert staged["with_ids"] is False  # shaped to compare with the partition
         with server.connect(ours.database) as conn:
             conn.execute("DROP TABLE public.green_tripdata_2019_05")
-        merged = steps.hash_merge(GREEN, run, staged)
+        merged = steps.hash_merge(GREEN, run, staged, ours.attempt(run))
         steps.drop_staging(GREEN, run, ours.settings)
         assert (merged["inserted_rows"], merged["placement"]) == (1_000, "inserted")
         with server.connect(ours.database) as conn:

@@ -256,7 +256,10 @@ def test_merge_failure_after_copy_leaves_the_main_table_as_it_was(db, source, mo
     assert "simulated failure in the middle of the merge" in capfd.readouterr().out
     assert table_fingerprint(db, "green") == before
     assert staging_tables(db) == []
+    audited = "SELECT count(*) FROM ny_taxi_audit.loads WHERE filename = 'green_tripdata_2019-02.csv'"
+    assert db.execute(audited).fetchone()[0] == 0  # the audit row went with the merge
     # Once the cause is gone, the retry loads the month completely.
     db.execute("DROP TRIGGER fail_after_100 ON green_tripdata")
     assert str(run_month("green", 2019, 2).state) == "success"
     assert rows_per_file(db, "green")["green_tripdata_2019-02.csv"] == months[("green", 2019, 2)].data_lines
+    assert db.execute(audited).fetchone()[0] == 1

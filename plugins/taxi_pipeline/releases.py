@@ -87,6 +87,16 @@ def local_path(url: str) -> Path:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
 
 
+def public_url(url: str) -> str:
+    """``url`` without credentials (user:password@, a query's signature): what the audit may record."""
+    parsed = urlparse(url)
+    if not parsed.scheme or parsed.scheme == "file":
+        return url
+    host = parsed.hostname or ""
+    netloc = f"{host}:{parsed.port}" if parsed.port else host
+    return parsed._replace(netloc=netloc, query="", fragment="").geturl()
+
+
 def release(value: str, *, setting: str) -> Release:
     """The source a setting or param names: ``dtc``, ``tlc``, or a mirror base (checked: scheme,
     existing directory); ``setting`` is named in the error."""

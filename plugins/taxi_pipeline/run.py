@@ -38,6 +38,23 @@ class MonthRun(TypedDict):
     monthly_table: str  # GCP: the month's BigQuery table, <taxi>_tripdata_<yyyy>_<mm>
 
 
+class Attempt(TypedDict):
+    """Which task attempt did a load: the audit row's dag_id, run_id and try_number."""
+
+    dag_id: str
+    run_id: str
+    try_number: int
+
+
+def current_attempt() -> Attempt:
+    """The running task's attempt (inside a task only)."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    return Attempt(dag_id=context["dag_run"].dag_id, run_id=context["dag_run"].run_id,
+                   try_number=context["ti"].try_number)
+
+
 def run_month(run: MonthRun) -> Month:
     return Month(run["year"], run["month"])
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 POSTGRES_CONN_ID = "ny_taxi_postgres"
 STAGING_SCHEMA = "taxi_staging"
+AUDIT_SCHEMA = "ny_taxi_audit"  # Postgres: ny_taxi_audit.loads, one row per load
+BIGQUERY_AUDIT_TABLE = "ny_taxi_loads"  # BigQuery: {gcp_dataset}.ny_taxi_loads
 GCP_CONN_ID = "google_cloud_default"
 # Airflow Variables replacing the course's KV store (GCP_PROJECT_ID, GCP_LOCATION, GCP_BUCKET_NAME,
 # GCP_DATASET); read at run time, settable as AIRFLOW_VAR_<NAME> in the environment.

@@ -10,6 +10,7 @@ where a month's file is); parquet files go through source_parquet.py into the sa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import zlib
@@ -107,19 +108,30 @@ class _HttpRaw:
 
 
 class Progress:
-    """Logs bytes and rows done and the rate every few seconds, and one summary line at the end."""
+    """Logs bytes and rows done and the rate every few seconds, and one summary line at the end.
+
+    It also takes the sha256 of the file as downloaded, on the bytes as they pass (no second read):
+    the audit row records it, so a file that changed since it was loaded can be found.
+    """
 
     def __init__(self, label: str, total_bytes: int | None, header_lines: int = 1) -> None:
         self.label, self.total_bytes, self.header_lines = label, total_bytes, header_lines
         self.compressed_bytes = self.csv_bytes = self.newlines = 0
+        self._sha256 = hashlib.sha256()
         self.started = self._last_log = time.monotonic()
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
 
     @property
     def rows(self) -> int:
         return max(self.newlines - self.header_lines, 0)  # the header line is not a row
 
-    def update(self, compressed: int, csv_chunk: bytes, rows: int | None = None) -> None:
-        self.compressed_bytes += compressed
+    def update(self, compressed: bytes, csv_chunk: bytes, rows: int | None = None) -> None:
+        """``compressed``: the file's bytes just downloaded; ``csv_chunk``: the CSV they gave."""
+        self.compressed_bytes += len(compressed)
+        self._sha256.update(compressed)
         self.csv_bytes += len(csv_chunk)
         self.newlines += csv_chunk.count(b"\n") if rows is None else rows
         now = time.monotonic()
@@ -178,7 +190,7 @@ class CsvStream:
                     data += self._inflate.decompress(rest)
             except zlib.error as exc:
                 raise BadSourceFile(f"{self.label}: {self.url} is not a valid gzip file: {exc}") from exc
-            self.progress.update(len(compressed), data)
+            self.progress.update(compressed, data)
             if data:
                 return data
         return b""

@@ -103,7 +103,7 @@ class ParquetCsvStream:
         pacsv.write_csv(pa.Table.from_arrays(arrays, names=self.columns), out,
                         pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         data = out.getvalue()
-        self.progress.update(0, data, rows=batch.num_rows)
+        self.progress.update(b"", data, rows=batch.num_rows)
         return data
 
     def _cast(self, array, name: str, kind):
@@ -146,7 +146,7 @@ def spool_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float
             progress = Progress(label, opened.size, header_lines=0)
             while chunk := opened.raw.read(CHUNK_BYTES):
                 spool.write(chunk)
-                progress.update(len(chunk), b"")
+                progress.update(chunk, b"")
         if opened.size is not None and progress.compressed_bytes != opened.size:
             raise BadSourceFile(f"{label}: {url} is truncated: {progress.compressed_bytes:,} of {opened.size:,} bytes")
         try:

@@ -33,6 +33,71 @@ class Column:
 
 
 @dataclass(frozen=True)
+class QualityCheck:
+    """One data-quality check on a loaded month: an aggregate of its rows against bounds.
+
+    ``measure`` is SQL both Postgres and BigQuery read (quality.py runs it through the common.sql
+    check operators, on the month's rows only); it may name ``{pickup}``, ``{dropoff}``,
+    ``{month_first}`` and ``{month_after}``. A bound is a number or the name of a fact of the load:
+    ``rows_in_file``, ``rows_expected`` (those less the rows skipped because another month's file
+    has their id). ``fail``: the run fails after the merge, the data stays; ``warn``: logged and
+    recorded in the audit row, the run succeeds.
+    """
+
+    name: str
+    measure: str
+    at_most: float | str | None = None
+    at_least: float | str | None = None
+    severity: str = "fail"
+    percent: bool = False  # the measure is a share of the month's rows: shown as a percentage
+
+    def __post_init__(self) -> None:
+        if self.severity not in ("fail", "warn"):
+            raise ValueError(f"check {self.name}: severity must be 'fail' or 'warn', got {self.severity!r}")
+
+
+def share(condition: str) -> str:
+    """The share of the month's rows where ``condition`` holds (0 for an empty month)."""
+    return f"COALESCE(AVG(CASE WHEN {condition} THEN 1.0 ELSE 0.0 END), 0)"
+
+
+def count(condition: str) -> str:
+    return f"COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+
+
+def _outside_zones(*columns: str) -> str:
+    return " OR ".join(f"CAST({c} AS INTEGER) NOT BETWEEN 1 AND 265" for c in columns)
+
+
+def trip_checks(*, locations: tuple[str, str], dropoff_nulls: float = 0, dropoff_before_pickup: float = 0.001,
+                severity_dropoff: str = "fail") -> tuple[QualityCheck, ...]:
+    """What every type's month is checked for. The rows check: the table holds the file's rows,
+    less those skipped because another month's file has their id (the course's MERGE semantics)."""
+    return (
+        QualityCheck("rows_for_the_file", "COUNT(*)", at_least="rows_expected", at_most="rows_in_file"),
+        QualityCheck("null_pickup", count("{pickup} IS NULL"), at_most=0),
+        QualityCheck("null_dropoff", share("{dropoff} IS NULL"), at_most=dropoff_nulls, severity=severity_dropoff,
+                     percent=True),
+        # Real green 2020 files: 0-0.017%; the generated test months: 0.2% on purpose.
+        QualityCheck("pickups_outside_the_month", share("{pickup} < '{month_first}' OR {pickup} >= '{month_after}'"),
+                     at_most=0.005, percent=True),
+        QualityCheck("dropoff_before_pickup", share("{dropoff} < {pickup}"), at_most=dropoff_before_pickup,
+                     severity=severity_dropoff, percent=True),
+        QualityCheck("location_ids_outside_1_265", count(_outside_zones(*locations)), at_most=0),
+    )
+
+
+def _taxi_checks(*, negative_total: float) -> tuple[QualityCheck, ...]:
+    return trip_checks(locations=("PULocationID", "DOLocationID")) + (
+        QualityCheck("negative_total_amount", share("total_amount < 0"), at_most=negative_total, percent=True),
+        # Real green 2020: 21-45% null (street-hail/dispatch rows with a blank vendor group) + 0.1-0.4% zero.
+        QualityCheck("null_or_zero_passenger_count", share("passenger_count IS NULL OR passenger_count = 0"),
+                     at_most=0.5, severity="warn", percent=True),
+        QualityCheck("zero_trip_distance", share("trip_distance = 0"), at_most=0.1, severity="warn", percent=True),
+    )
+
+
+@dataclass(frozen=True)
 class TaxiSpec:
     """What a taxi type's monthly release looks like and how it is stored."""
 
@@ -49,6 +114,7 @@ class TaxiSpec:
     published: dict[str, tuple[str, str | None]] = field(default_factory=dict, hash=False, compare=False)
     refused: str = ""  # why months a source publishes before ``published``'s first are not loaded
     tags: tuple[str, ...] = field(default=())
+    checks: tuple[QualityCheck, ...] = field(default=(), hash=False, compare=False)  # run on every loaded month
 
     @property
     def table(self) -> str:
@@ -161,6 +227,8 @@ YELLOW = TaxiSpec(
     published={"dtc": ("2019-01", "2021-07"), "tlc": ("2011-01", None)},
     refused="2009-2010 use the old layout (lat/lon, no zone ids), which this bundle refuses",
     tags=("yellow",),
+    # Real yellow 2021-01 (first 22,792 rows): 0.87% negative totals; generated test months: 2%.
+    checks=_taxi_checks(negative_total=0.03),
 )
 
 GREEN = TaxiSpec(
@@ -195,6 +263,8 @@ GREEN = TaxiSpec(
     schedule="0 9 1 * *",
     published={"dtc": ("2019-01", "2021-07"), "tlc": ("2014-01", None)},
     tags=("green",),
+    # Real green 2020-03..12: 0.20-0.34% negative totals; generated test months: 2%.
+    checks=_taxi_checks(negative_total=0.03),
 )
 
 def _text(name: str, description: str, **kwargs) -> Column:
@@ -227,6 +297,9 @@ FHV = TaxiSpec(
     schedule="0 11 1 * *",
     published={"dtc": ("2019-01", "2021-07"), "tlc": ("2015-01", None)},
     tags=("fhv",),
+    # For-hire trips have no fare columns; their dropoff times are self-reported: warn only.
+    checks=trip_checks(locations=("PUlocationID", "DOlocationID"), dropoff_nulls=0.01, dropoff_before_pickup=0.01,
+                       severity_dropoff="warn"),
 )
 
 # High-volume for-hire vehicles (Uber, Lyft, Via, Juno), from 2019-02. The csv.gz backup has the
@@ -273,6 +346,10 @@ FHVHV = TaxiSpec(
     schedule="0 12 1 * *",
     published={"dtc": ("2019-02", "2021-07"), "tlc": ("2019-02", None)},
     tags=("fhvhv",),
+    checks=trip_checks(locations=("PULocationID", "DOLocationID"), dropoff_nulls=0.01, dropoff_before_pickup=0.01,
+                       severity_dropoff="warn") + (
+        QualityCheck("negative_driver_pay", share("driver_pay < 0"), at_most=0.01, severity="warn", percent=True),
+    ),
 )
 
 SPECS: dict[str, TaxiSpec] = {spec.taxi: spec for spec in (GREEN, YELLOW, FHV, FHVHV)}

@@ -135,8 +135,15 @@ class Ours(LoadPath):
         from taxi_pipeline.settings import POSTGRES_CONN_ID
 
         os.environ[f"AIRFLOW_CONN_{POSTGRES_CONN_ID.upper()}"] = self.server.uri(self.database)
+        self.run_id = f"bench__{next(_run_ids)}"
         return describe_run(month.spec, Window(month.month, month.month), {}, month.month.first_moment(),
-                            str(month.root), dag_id=f"postgres_taxi_{month.spec.taxi}", run_id=f"bench__{next(_run_ids)}")
+                            str(month.root), dag_id=f"postgres_taxi_{month.spec.taxi}", run_id=self.run_id)
+
+    def attempt(self, run: MonthRun):
+        """The audit row's attempt: the run id ``describe`` made up."""
+        from taxi_pipeline.run import Attempt
+
+        return Attempt(dag_id=f"postgres_taxi_{run['taxi']}", run_id=self.run_id, try_number=1)
 
     @staticmethod
     def locate(run: MonthRun):
@@ -151,7 +158,7 @@ class Ours(LoadPath):
         spec, run = month.spec, self.describe(month)
         steps.ensure_tables(spec)
         staged = steps.load_staging(spec, run, self.locate(run), self.settings)
-        merged = steps.hash_merge(spec, run, staged)
+        merged = steps.hash_merge(spec, run, staged, self.attempt(run))
         steps.drop_staging(spec, run, self.settings)
         return Loaded(staged["rows"], merged["inserted_rows"])
 

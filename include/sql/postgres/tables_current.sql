@@ -8,3 +8,4 @@ SELECT coalesce(obj_description(to_regclass('public.{{ taxi.table }}'), 'pg_clas
    AND to_regproc('{{ staging_schema }}.{{ taxi.taxi }}_fixed_pickup') IS NOT NULL
    AND to_regproc('{{ staging_schema }}.{{ taxi.taxi }}_home') IS NOT NULL
    AND to_regclass('public.{{ taxi.table }}_strays') IS NOT NULL
+   AND to_regclass('{{ audit_schema }}.loads') IS NOT NULL

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from taxi_pipeline.months import Month
 from taxi_pipeline.releases import LocatedFile
@@ -41,6 +42,8 @@ class StagedMonth:
     staging_table: str
     rows: int
     compressed_bytes: int
+    sha256: str  # of the file as downloaded
+    started_at: str  # ISO 8601, UTC: when the load began (the audit row's started_at)
     seconds: float
     with_ids: bool  # a first load's staging: ids computed, shaped to become the month's partition
 
@@ -191,7 +194,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
     dropped and the error re-raised (bad values as :class:`BadSourceFile` naming file, line, column).
     """
     staging_table, filename, month = run["staging_table"], run["filename"], run_month(run)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat()
     extra = []
     created = False
     try:
@@ -220,7 +223,8 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
     finally:
         for other in extra:
             _quietly(other.close)
-    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, time.monotonic() - started, not reload)
+    staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, stream.progress.sha256, started_at,
+                         time.monotonic() - started, not reload)
     log.info(
         "%s: staged %s rows (%.1f MB compressed) into %s in %.1f s, %s rows/s, %d COPY stream(s)%s",
         run["label"], f"{rows:,}", staged.compressed_bytes / 1e6, staging_table, staged.seconds,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import date
 from typing import Any
 
-from taxi_pipeline.releases import LocatedFile
-from taxi_pipeline.run import MonthRun
-from taxi_pipeline.settings import POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
+from taxi_pipeline.releases import LocatedFile, public_url
+from taxi_pipeline.run import Attempt, MonthRun
+from taxi_pipeline.settings import AUDIT_SCHEMA, POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def ensure_tables_sql(spec: TaxiSpec) -> str:
     """The idempotent DDL for ``spec``'s table, rendered from the spec alone."""
-    return render("postgres/create_tables.sql", taxi=spec, staging_schema=STAGING_SCHEMA)
+    return render("postgres/create_tables.sql", taxi=spec, staging_schema=STAGING_SCHEMA, audit_schema=AUDIT_SCHEMA)
 
 
 def _hook():
@@ -45,7 +46,7 @@ def ensure_tables(spec: TaxiSpec) -> None:
     """
     ddl = ensure_tables_sql(spec)
     marker = f"NYC TLC {spec.taxi} trips, one partition per monthly file (ny_taxi DDL {hashlib.md5(ddl.encode()).hexdigest()[:12]})"
-    names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "marker": marker}
+    names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "audit_schema": AUDIT_SCHEMA, "marker": marker}
     hook = _hook()
     if hook.get_first(render("postgres/tables_current.sql", **names), parameters={"marker": marker})[0]:
         log.info("public.%s and its functions are up to date", spec.table)
@@ -65,16 +66,25 @@ def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
                             read_timeout=settings.http_read_timeout)
     finally:
         conn.close()
-    return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "with_ids": staged.with_ids}
+    return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "sha256": staged.sha256,
+            "source_url": public_url(located["url"]), "started_at": staged.started_at, "with_ids": staged.with_ids}
 
 
-def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
-    """Merge the staged month into the main table (merge.py); log rows staged, inserted, skipped."""
+def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+    """Merge the staged month into the main table (merge.py) and write the load's audit row, in one
+    transaction; log rows staged, inserted, skipped."""
     from taxi_pipeline.postgres.merge import merge_month
 
     conn = _connect()
     try:
-        result = merge_month(conn, spec, run, staged["rows"], staged_with_ids=staged["with_ids"])
+        with conn.transaction():
+            result = merge_month(conn, spec, run, staged["rows"], staged_with_ids=staged["with_ids"])
+            load_id = conn.execute(render("postgres/audit/record_load.sql", audit_schema=AUDIT_SCHEMA), {
+                **attempt, "taxi": spec.taxi, "month": date(run["year"], run["month"], 1), "filename": run["filename"],
+                "source_url": staged["source_url"], "compressed_bytes": staged["compressed_bytes"],
+                "sha256": staged["sha256"], "rows_in_file": result.staged_rows, "inserted_rows": result.inserted_rows,
+                "skipped_rows": result.skipped_rows, "placement": result.placement, "started_at": staged["started_at"],
+            }).fetchone()[0]
     finally:
         conn.close()
     log.info(
@@ -82,7 +92,14 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any]) -> dict[st
         run["label"], f"{result.staged_rows:,}", f"{result.inserted_rows:,}", f"{result.skipped_rows:,}",
         spec.table, result.seconds,
     )
-    return {"staged_rows": result.staged_rows, "inserted_rows": result.inserted_rows, "placement": result.placement}
+    return {"staged_rows": result.staged_rows, "inserted_rows": result.inserted_rows,
+            "skipped_rows": result.skipped_rows, "placement": result.placement, "load_id": load_id}
+
+
+def record_quality(hook, load_id: int, quality: str) -> None:
+    """The month's check results (quality.py), into its load's audit row."""
+    hook.run(render("postgres/audit/record_quality.sql", audit_schema=AUDIT_SCHEMA),
+             parameters={"quality": quality, "load_id": load_id})
 
 
 def drop_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> list[str]:

@@ -1,7 +1,7 @@
-"""The Postgres target's tasks: ensure tables -> load staging -> hash-merge -> drop staging.
+"""The Postgres target's tasks: ensure tables -> load staging -> hash-merge -> check quality, drop staging.
 
 Each task gets what it needs as arguments (the run from ``resolve_month``, the staged month from
-``load_staging``); the work itself is in steps.py.
+``load_staging``, the merge's result); the work itself is in steps.py and quality.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from airflow.sdk import Asset, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.postgres import steps
+from taxi_pipeline.quality import MonthQualityCheckOperator
 from taxi_pipeline.releases import LocatedFile
-from taxi_pipeline.run import MonthRun
+from taxi_pipeline.run import MonthRun, current_attempt
 from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
 
@@ -41,8 +42,8 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
 
     @task(task_id="hash_merge", outlets=[table_asset(spec)])
     def hash_merge(run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
-        """Insert the staged rows whose md5 unique_row_id is not in the table yet (one transaction)."""
-        return steps.hash_merge(spec, run, staged)
+        """Insert the staged rows whose md5 unique_row_id is not in the table yet, and the load's audit row (one transaction)."""
+        return steps.hash_merge(spec, run, staged, current_attempt())
 
     @task(task_id="drop_staging")
     def drop_staging(run: MonthRun) -> None:
@@ -51,4 +52,8 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
 
     staged = load_staging(run, located)
     located >> ensure_tables() >> staged
-    hash_merge(run, staged) >> drop_staging(run).as_teardown(setups=staged)
+    merged = hash_merge(run, staged)
+    merged >> drop_staging(run).as_teardown(setups=staged)
+    MonthQualityCheckOperator(task_id="check_quality", spec=spec, run=run, merged=merged, record=steps.record_quality,
+                              table=f"public.{spec.table}", conn_id=POSTGRES_CONN_ID, retries=0,
+                              doc_md="The spec's data-quality checks on the month's rows (fail: the run fails, the rows stay).")

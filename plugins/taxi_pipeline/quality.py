@@ -1,0 +1,104 @@
+"""Data-quality checks on a loaded month, run by the common.sql provider's SQLTableCheckOperator.
+
+The checks are data in each taxi spec (:class:`~taxi_pipeline.specs.QualityCheck`). The operator
+runs them on the month's rows (``partition_clause``: its filename) once the merge is done, both
+targets alike. Its verdict per check is the provider's; one more aggregate query measures what each
+check looked at, so every message names the file, the check and the measured value against its
+bounds, and the audit row records them all (``quality``).
+
+A ``fail`` check fails the run after the merge: the data stays, as the README says (loading is
+idempotent; a fixed file re-loads). A ``warn`` check is logged and recorded; the run succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from airflow.exceptions import AirflowException
+from airflow.providers.common.sql.operators.sql import SQLTableCheckOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from taxi_pipeline.run import MonthRun, run_month
+from taxi_pipeline.specs import QualityCheck, TaxiSpec
+
+log = logging.getLogger(__name__)
+
+# (the hook, the load's audit row id, the results as JSON): writes the results into the audit row.
+RecordQuality = Callable[[Any, Any, str], None]
+
+
+def month_facts(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any]) -> dict[str, Any]:
+    """What a check's SQL and bounds may name (specs.QualityCheck)."""
+    month = run_month(run)
+    after = month.next()
+    return {"pickup": spec.pickup_column, "dropoff": spec.dropoff_column,
+            "month_first": f"{month.year:04d}-{month.month:02d}-01", "month_after": f"{after.year:04d}-{after.month:02d}-01",
+            "rows_in_file": merged["staged_rows"], "rows_expected": merged["staged_rows"] - merged["skipped_rows"]}
+
+
+def _bound(value: float | str | None, facts: dict[str, Any]) -> float | None:
+    return facts[value] if isinstance(value, str) else value  # a fact's name, e.g. "rows_in_file"
+
+
+def _shown(check: QualityCheck, value: float | None) -> str:
+    if value is None:
+        return "NULL"
+    value = float(value)  # Postgres numeric arrives as Decimal
+    return f"{100 * value:.3g}%" if check.percent else f"{value:,.0f}" if value.is_integer() else f"{value:,.4g}"
+
+
+def verdict(check: QualityCheck, measured: float | None, passed: bool, facts: dict[str, Any]) -> dict[str, Any]:
+    low, high = _bound(check.at_least, facts), _bound(check.at_most, facts)
+    bounds = " and ".join(f"{word} {_shown(check, b)}" for word, b in (("at least", low), ("at most", high)) if b is not None)
+    return {"check": check.name, "severity": check.severity, "passed": passed,
+            "measured": None if measured is None else float(measured), "at_least": low, "at_most": high,
+            "says": f"{check.name}: {_shown(check, measured)} (expected {bounds})"}
+
+
+class MonthQualityCheckOperator(SQLTableCheckOperator):
+    """The spec's checks on one loaded month of ``table``; ``run`` and ``merged`` are XComArgs
+    (resolve_month's run, hash_merge's result), so the checks are built when the task runs."""
+
+    template_fields: Sequence[str] = (*SQLTableCheckOperator.template_fields, "run", "merged")
+
+    def __init__(self, *, spec: TaxiSpec, run: Any, merged: Any, record: RecordQuality, **kwargs: Any) -> None:
+        super().__init__(checks={c.name: {"check_statement": "TRUE"} for c in spec.checks}, **kwargs)
+        self.spec, self.run, self.merged, self.record = spec, run, merged, record
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        spec, run, merged = self.spec, self.run, self.merged
+        facts = month_facts(spec, run, merged)
+        measures = {c.name: c.measure.format(**facts) for c in spec.checks}
+        self.checks = {c.name: {"check_statement": self._statement(c, measures[c.name], facts)} for c in spec.checks}
+        self.partition_clause = f"filename = '{run['filename']}'"  # spec-made: <taxi>_tripdata_YYYY-MM.csv
+        self.sql = f"SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
+        try:
+            super().execute(context)
+        except AirflowException:  # some check failed; which ones is in self.checks, what they measured below
+            pass
+        hook = self.get_db_hook()
+        values = hook.get_first(f"SELECT {', '.join(measures.values())} FROM {self.table} WHERE {self.partition_clause}")
+        results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(spec.checks, values)]
+        failed = [r for r in results if not r["passed"] and r["severity"] == "fail"]
+        warned = [r for r in results if not r["passed"] and r["severity"] == "warn"]
+        quality = {"verdict": "fail" if failed else "warn" if warned else "ok", "checks": results}
+        self.record(hook, merged["load_id"], json.dumps(quality))
+        for r in results:
+            level = logging.INFO if r["passed"] else logging.ERROR if r["severity"] == "fail" else logging.WARNING
+            log.log(level, "%s: %s %s", run["filename"], "ok  " if r["passed"] else r["severity"], r["says"])
+        summary = (f"{run['label']}: {merged['inserted_rows']:,} rows inserted, {merged['skipped_rows']:,} skipped, "
+                   f"quality {quality['verdict']}" + "".join(f"; {r['severity']}: {r['says']}" for r in failed + warned))
+        log.info("%s", summary)
+        if failed:  # checking again reads the same rows: no retry
+            raise AirflowFailException(f"{run['filename']}: {len(failed)} quality check(s) failed (the rows stay loaded): "
+                                       + "; ".join(r["says"] for r in failed))
+        return {"verdict": quality["verdict"], "summary": summary}
+
+    @staticmethod
+    def _statement(check: QualityCheck, measure: str, facts: dict[str, Any]) -> str:
+        bounds = [f"({measure}) >= {_bound(check.at_least, facts)!r}" if check.at_least is not None else "",
+                  f"({measure}) <= {_bound(check.at_most, facts)!r}" if check.at_most is not None else ""]
+        return " AND ".join(b for b in bounds if b) or "TRUE"
