@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from airflow.sdk import DAG, Param, Variable, XComArg, get_current_context, task
+from airflow.sdk import DAG, BaseOperator, Param, Variable, XComArg, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from taxi_pipeline.alerts import MonthAlerts
 from taxi_pipeline.months import ParamError, Window
 from taxi_pipeline.published import MonthPublishedSensor
 from taxi_pipeline.run import MonthRun, describe_run
@@ -76,19 +77,20 @@ def wait_for_file(run: XComArg, settings: Settings) -> XComArg:
     return sensor.output
 
 
-def _postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
+def _postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
     from taxi_pipeline.postgres.tasks import add_postgres_steps
 
-    add_postgres_steps(spec, run, located, settings)
+    return add_postgres_steps(spec, run, located, settings)
 
 
-def _gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
+def _gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
     from taxi_pipeline.gcp.tasks import add_gcp_steps
 
-    add_gcp_steps(spec, run, located, settings)
+    return add_gcp_steps(spec, run, located, settings)
 
 
-TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], None]] = {
+# A target adds the tasks after wait_for_file and returns its last one (it carries the month's summary).
+TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], BaseOperator]] = {
     "postgres": _postgres_steps,
     "gcp": _gcp_steps,
 }
@@ -101,6 +103,7 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
     spec = get_spec(taxi)
     settings = settings or Settings.from_env()
     window = settings.window(spec)
+    alerts = MonthAlerts(spec, window, settings) if settings.alert != "none" else None
     with DAG(
         dag_id=f"{target}_taxi_{taxi}",
         description=f"NYC TLC {taxi} taxi trips, one month per run, hash-merged into {target}",
@@ -116,10 +119,13 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
             "retry_delay": settings.retry_delay,
             "retry_exponential_backoff": True,
             "max_retry_delay": settings.retry_delay * 20,
+            **({"on_failure_callback": alerts.on_failure} if alerts else {}),
         },
         tags=["ny_taxi", target, taxi],
         doc_md=doc_md,
     ) as dag:
         run = resolve_month_task(spec, window, settings)
-        TARGETS[target](spec, run, wait_for_file(run, settings), settings)
+        last = TARGETS[target](spec, run, wait_for_file(run, settings), settings)
+        if alerts:
+            last.on_success_callback = [alerts.on_success]
     return dag

@@ -84,6 +84,19 @@ def _upload_chunk(raw: str) -> int:
     return int(raw)
 
 
+def _text(raw: str) -> str:
+    return raw
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
+    if any("@" not in a for a in addresses):
+        raise ValueError
+    return addresses
+
+
+_text.accepts = "any text"  # type: ignore[attr-defined]
+_addresses.accepts = "comma-separated e-mail addresses"  # type: ignore[attr-defined]
 _month.accepts = "YYYY-MM"  # type: ignore[attr-defined]
 _boolean.accepts = "true or false"  # type: ignore[attr-defined]
 _upload_chunk.accepts = "a positive multiple of 256 (GCS resumable chunks)"  # type: ignore[attr-defined]
@@ -132,6 +145,14 @@ DECLARED: tuple[Declared, ...] = (
     Declared("gcp_file_format", "NY_TAXI_GCP_FILE_FORMAT", "csv", _choice("csv", "parquet"),
              "the lake object: the source csv.gz as is, or Parquet converted in a stream"),
     Declared("gcs_chunk_kib", "NY_TAXI_GCS_CHUNK_KIB", "8192", _upload_chunk, "GCS resumable upload chunk, KiB"),
+    Declared("alert", "NY_TAXI_ALERT", "none", _choice("none", "smtp", "slack", "apprise"),
+             "where a run that failed after its retries is told (alerts.py): an Airflow notifier"),
+    Declared("alert_conn_id", "NY_TAXI_ALERT_CONN_ID", "", _text,
+             "the notifier's connection; empty: smtp_default, slack_default or apprise_default"),
+    Declared("alert_to", "NY_TAXI_ALERT_TO", "", _addresses, "smtp: the recipients (required with NY_TAXI_ALERT=smtp)"),
+    Declared("alert_from", "NY_TAXI_ALERT_FROM", "ny-taxi@localhost", _text, "smtp: the sender"),
+    Declared("alert_on_success", "NY_TAXI_ALERT_ON_SUCCESS", "false", _boolean,
+             "also send each loaded month's one-line summary (rows, quality) to the same channel"),
 )
 
 
@@ -151,6 +172,11 @@ class Settings:
     gcp_deferrable: bool
     gcp_file_format: str
     gcs_chunk_kib: int
+    alert: str
+    alert_conn_id: str
+    alert_to: tuple[str, ...]
+    alert_from: str
+    alert_on_success: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,6 +187,8 @@ class Settings:
         settings = cls(**values)
         if settings.last_month is not None and settings.first_month > settings.last_month:
             raise ParamError(f"NY_TAXI_START_MONTH={settings.first_month} is after NY_TAXI_END_MONTH={settings.last_month}")
+        if settings.alert == "smtp" and not settings.alert_to:
+            raise ParamError("NY_TAXI_ALERT_TO: expected comma-separated e-mail addresses with NY_TAXI_ALERT=smtp, got ''")
         return settings
 
     def window(self, spec: TaxiSpec, today: datetime | None = None) -> Window:

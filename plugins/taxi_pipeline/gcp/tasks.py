@@ -159,9 +159,10 @@ def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, **a
                         outlets=outlets or [])
 
 
-def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
+def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> LazyOperator:
     """The lake object is the source csv.gz as is (default) or Parquet converted in a stream
-    (``settings.gcp_file_format``); ``settings.gcp_deferrable`` defers the load and merge jobs."""
+    (``settings.gcp_file_format``); ``settings.gcp_deferrable`` defers the load and merge jobs.
+    Returns the last task (hash_merge)."""
     ensure_table = _google(
         "ensure_tables", "BigQueryInsertJobOperator", project_id=_PROJECT, location=_LOCATION,
         configuration=query_job(render("bigquery/create_table.sql", taxi=spec), _PROJECT, "{{ var.value.gcp_dataset }}"),
@@ -200,3 +201,4 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
     # The upload is the setup: once it succeeded, the load job may have created the monthly table
     # (even if the task then failed), so the teardown must run whatever happens after it.
     merge >> drop_monthly.as_teardown(setups=uploaded)
+    return merge

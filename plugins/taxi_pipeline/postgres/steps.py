@@ -98,6 +98,7 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: A
 
 def record_quality(hook, load_id: int, quality: str) -> None:
     """The month's check results (quality.py), into its load's audit row."""
+    hook.log_sql = False  # the results are logged line by line already
     hook.run(render("postgres/audit/record_quality.sql", audit_schema=AUDIT_SCHEMA),
              parameters={"quality": quality, "load_id": load_id})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset, XComArg, task
+from airflow.sdk import Asset, BaseOperator, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.postgres import steps
@@ -24,7 +24,8 @@ def table_asset(spec: TaxiSpec) -> Asset:
     return Asset(name=f"{POSTGRES_CONN_ID}.public.{spec.table}")
 
 
-def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> None:
+def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
+    """The tasks after wait_for_file; returns the last one (check_quality: the month's summary)."""
     @task(task_id="ensure_tables")
     def ensure_tables() -> None:
         """CREATE IF NOT EXISTS: the partitioned main table, its strays index, the staging schema."""
@@ -54,6 +55,6 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
     located >> ensure_tables() >> staged
     merged = hash_merge(run, staged)
     merged >> drop_staging(run).as_teardown(setups=staged)
-    MonthQualityCheckOperator(task_id="check_quality", spec=spec, run=run, merged=merged, record=steps.record_quality,
+    return MonthQualityCheckOperator(task_id="check_quality", spec=spec, run=run, merged=merged, record=steps.record_quality,
                               table=f"public.{spec.table}", conn_id=POSTGRES_CONN_ID, retries=0,
                               doc_md="The spec's data-quality checks on the month's rows (fail: the run fails, the rows stay).")
