@@ -42,6 +42,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,8 @@ class LocalAirflow:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             # The project's connection (the course's root/root credentials on the local server).
             "AIRFLOW_CONN_NY_TAXI_POSTGRES": f"postgresql://{pg_user_uri}/{self.s.taxi_db}",
+            # check_quality writes each run's summary as its note through the REST API (run_note.py).
+            "AIRFLOW_CONN_NY_TAXI_AIRFLOW_API": f"http://{quote(self.s.user)}:{quote(self.s.password)}@127.0.0.1:{self.s.port}",
         }
         # Defaults the caller's environment may override. The scheduler sleeps this long when a loop
         # found nothing to do (Airflow's default is 1 s): a month's five short tasks each wait for

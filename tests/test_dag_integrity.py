@@ -11,10 +11,12 @@ from taxi_pipeline.specs import SPECS
 from tests.conftest import ROOT
 
 EXPECTED_TASKS = {
-    "postgres": ["resolve_month", "wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging"],
+    "postgres": ["resolve_month", "wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging",
+                 "check_quality"],
     "gcp": ["resolve_month", "wait_for_file", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
-            "hash_merge", "drop_monthly_table"],
+            "hash_merge", "check_quality", "drop_monthly_table"],
 }
+TEARDOWN = {"postgres": "drop_staging", "gcp": "drop_monthly_table"}
 EXPECTED_ASSETS = {"postgres": "ny_taxi_postgres.public.{taxi}_tripdata", "gcp": "bigquery.{taxi}_tripdata"}
 
 
@@ -52,7 +54,8 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert dag.default_args["retry_exponential_backoff"] is True
     assert dag.default_args["retry_delay"] == timedelta(seconds=30)
     assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS[target]
-    assert dag.get_task(EXPECTED_TASKS[target][-1]).is_teardown
+    assert dag.get_task(TEARDOWN[target]).is_teardown
+    assert sorted(t.task_id for t in dag.get_task("check_quality").upstream_list) == ["hash_merge", "resolve_month"]
     assert dag.get_task("resolve_month").retries == 0
     sensor = dag.get_task("wait_for_file")
     assert (sensor.mode, sensor.poke_interval) == ("reschedule", 6 * 3600)
@@ -96,7 +99,9 @@ def test_tasks_get_the_run_as_arguments_not_by_task_id(dagbag):
     dag = dagbag.dags["gcp_taxi_green"]
     merge = dag.get_task("hash_merge").arguments
     assert isinstance(merge["configuration"], XComArg) and merge["configuration"].operator.task_id == "find_partitions"
-    assert merge["month_label"].operator.task_id == "resolve_month"
+    assert merge["run"].operator.task_id == "resolve_month"
+    checks = dag.get_task("check_quality").arguments
+    assert (checks["merged"].operator.task_id, checks["run"].operator.task_id) == ("hash_merge", "resolve_month")
     drop = dag.get_task("drop_monthly_table").arguments["deletion_dataset_table"]
     assert (drop.operator.task_id, drop.key) == ("upload_to_gcs", "monthly_table")
 

@@ -207,3 +207,39 @@ def test_a_tlc_parquet_month_goes_into_the_lake_as_it_is(gcp_emulators, lake, bq
     assert str(again.state) == "success", states(again)
     from_csv = sorted(r["id"] for r in bq.query(f"SELECT TO_HEX(unique_row_id) AS id FROM {table} {where}").result())
     assert from_csv == from_parquet
+
+
+def test_each_load_writes_its_audit_row_and_a_failed_check_fails_the_run(gcp_emulators, lake, bq, source,
+                                                                          release_root, capfd):
+    """ny_taxi_loads gets one row per load (the job right after the MERGE); check_quality runs the
+    spec's checks through BigQueryTableCheckOperator and records them in that row."""
+    import hashlib
+
+    from tests.test_quality_and_audit import _spoil
+
+    good = fake_tlc.write_month(release_root, GREEN, 2020, 9, 800, seed=12)
+    bad = fake_tlc.write_month(release_root, GREEN, 2020, 10, 800, seed=13)
+    _spoil(bad.path, "total_amount", "-7.5", every=20)
+
+    def audit(filename: str) -> list[dict]:
+        rows = bq.query("SELECT *, TO_JSON_STRING(quality) AS verdicts FROM `ny-taxi-local.ny_taxi.ny_taxi_loads` "
+                        f"WHERE filename = '{filename}' ORDER BY finished_at").result()
+        return [dict(row.items()) for row in rows]
+
+    run = run_gcp_month("green", 2020, 9)
+    assert str(run.state) == "success", states(run)
+    (row,) = audit("green_tripdata_2020-09.csv")
+    assert (row["dag_id"], row["run_id"], row["try_number"], row["taxi"]) == ("gcp_taxi_green", run.run_id, 1, "green")
+    assert row["sha256"] == hashlib.sha256(good.path.read_bytes()).hexdigest()
+    assert row["compressed_bytes"] == good.gz_bytes and row["source_url"].endswith("/green/green_tripdata_2020-09.csv.gz")
+    assert (row["rows_in_file"], row["inserted_rows"], row["skipped_rows"]) == (800, 800, 0)
+    assert '"verdict":"ok"' in row["verdicts"]
+
+    failed = run_gcp_month("green", 2020, 10)
+    assert str(failed.state) == "failed"
+    assert states(failed)["hash_merge"] == "success" and states(failed)["check_quality"] == "failed"
+    assert rows_per_file(bq, "green_tripdata")["green_tripdata_2020-10.csv"] == 800  # the rows stay
+    (row,) = audit("green_tripdata_2020-10.csv")
+    assert '"verdict":"fail"' in row["verdicts"]
+    assert ("green_tripdata_2020-10.csv: 1 quality check(s) failed (the rows stay loaded): negative_total_amount: "
+            in capfd.readouterr().out)

@@ -2,7 +2,8 @@
 
 The checks are data in each taxi spec (:class:`~taxi_pipeline.specs.QualityCheck`). The operator
 runs them on the month's rows (``partition_clause``: its filename) once the merge is done, both
-targets alike. Its verdict per check is the provider's; one more aggregate query measures what each
+targets alike: Postgres through this class, BigQuery through the Google provider's
+BigQueryTableCheckOperator (gcp/operators.py), which only changes how a query reaches the server. Its verdict per check is the provider's; one more aggregate query measures what each
 check looked at, so every message names the file, the check and the measured value against its
 bounds, and the audit row records them all (``quality``).
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.exceptions import AirflowException
@@ -22,13 +23,12 @@ from airflow.providers.common.sql.operators.sql import SQLTableCheckOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.run import MonthRun, run_month
-from taxi_pipeline.specs import QualityCheck, TaxiSpec
+from taxi_pipeline.run_note import set_run_note
+from taxi_pipeline.settings import AUDIT_SCHEMA
+from taxi_pipeline.specs import QualityCheck, TaxiSpec, get_spec
+from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
-
-# (the hook, the load's audit row id, the results as JSON): writes the results into the audit row.
-RecordQuality = Callable[[Any, Any, str], None]
-
 
 def month_facts(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any]) -> dict[str, Any]:
     """What a check's SQL and bounds may name (specs.QualityCheck)."""
@@ -59,14 +59,26 @@ def verdict(check: QualityCheck, measured: float | None, passed: bool, facts: di
 
 
 class MonthQualityCheckOperator(SQLTableCheckOperator):
-    """The spec's checks on one loaded month of ``table``; ``run`` and ``merged`` are XComArgs
-    (resolve_month's run, hash_merge's result), so the checks are built when the task runs."""
+    """The ``taxi`` spec's checks on one loaded month of ``table``; ``run`` and ``merged`` are
+    XComArgs (resolve_month's run, hash_merge's result: staged/inserted/skipped rows, the audit
+    row's ``load_id``), so the checks are built when the task runs. ``record_template`` (an
+    include/sql template, given ``audit_schema``) writes the results into the audit row
+    (``%(quality)s``: JSON, ``%(load_id)s``)."""
 
     template_fields: Sequence[str] = (*SQLTableCheckOperator.template_fields, "run", "merged")
 
-    def __init__(self, *, spec: TaxiSpec, run: Any, merged: Any, record: RecordQuality, **kwargs: Any) -> None:
+    def __init__(self, *, taxi: str, run: Any, merged: Any, record_template: str = "", **kwargs: Any) -> None:
+        spec = get_spec(taxi)
         super().__init__(checks={c.name: {"check_statement": "TRUE"} for c in spec.checks}, **kwargs)
-        self.spec, self.run, self.merged, self.record = spec, run, merged, record
+        self.spec, self.run, self.merged, self.record_template = spec, run, merged, record_template
+
+    def first_row(self, sql: str) -> Sequence[Any]:
+        return self.get_db_hook().get_first(sql)
+
+    def record_quality(self, load_id: Any, quality: str) -> None:
+        hook = self.get_db_hook()
+        hook.log_sql = False  # the results are logged line by line already
+        hook.run(render(self.record_template, audit_schema=AUDIT_SCHEMA), parameters={"quality": quality, "load_id": load_id})
 
     def execute(self, context: Any) -> dict[str, Any]:
         spec, run, merged = self.spec, self.run, self.merged
@@ -79,19 +91,19 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
             super().execute(context)
         except AirflowException:  # some check failed; which ones is in self.checks, what they measured below
             pass
-        hook = self.get_db_hook()
-        values = hook.get_first(f"SELECT {', '.join(measures.values())} FROM {self.table} WHERE {self.partition_clause}")
+        values = self.first_row(f"SELECT {', '.join(measures.values())} FROM {self.table} WHERE {self.partition_clause}")
         results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(spec.checks, values)]
         failed = [r for r in results if not r["passed"] and r["severity"] == "fail"]
         warned = [r for r in results if not r["passed"] and r["severity"] == "warn"]
         quality = {"verdict": "fail" if failed else "warn" if warned else "ok", "checks": results}
-        self.record(hook, merged["load_id"], json.dumps(quality))
+        self.record_quality(merged["load_id"], json.dumps(quality))
         for r in results:
             level = logging.INFO if r["passed"] else logging.ERROR if r["severity"] == "fail" else logging.WARNING
             log.log(level, "%s: %s %s", run["filename"], "ok  " if r["passed"] else r["severity"], r["says"])
         summary = (f"{run['label']}: {merged['inserted_rows']:,} rows inserted, {merged['skipped_rows']:,} skipped, "
                    f"quality {quality['verdict']}" + "".join(f"; {r['severity']}: {r['says']}" for r in failed + warned))
         log.info("%s", summary)
+        set_run_note(context["dag_run"].dag_id, context["dag_run"].run_id, summary)
         if failed:  # checking again reads the same rows: no retry
             raise AirflowFailException(f"{run['filename']}: {len(failed)} quality check(s) failed (the rows stay loaded): "
                                        + "; ".join(r["says"] for r in failed))

@@ -11,6 +11,7 @@ accepts. The README's configuration table is :data:`DECLARED`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from taxi_pipeline.specs import TaxiSpec
 
 POSTGRES_CONN_ID = "ny_taxi_postgres"
+AIRFLOW_API_CONN_ID = "ny_taxi_airflow_api"  # optional: the REST API, for the runs' notes (run_note.py)
 STAGING_SCHEMA = "taxi_staging"
 AUDIT_SCHEMA = "ny_taxi_audit"  # Postgres: ny_taxi_audit.loads, one row per load
 BIGQUERY_AUDIT_TABLE = "ny_taxi_loads"  # BigQuery: {gcp_dataset}.ny_taxi_loads
@@ -84,19 +86,28 @@ def _upload_chunk(raw: str) -> int:
     return int(raw)
 
 
-def _text(raw: str) -> str:
+def _conn_id(raw: str) -> str:
+    if raw and not re.fullmatch(r"[A-Za-z0-9_.-]+", raw):
+        raise ValueError
     return raw
 
 
 def _addresses(raw: str) -> tuple[str, ...]:
     addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
-    if any("@" not in a for a in addresses):
+    if any(not re.fullmatch(r"[^@\s]+@[^@\s]+", a) for a in addresses):
         raise ValueError
     return addresses
 
 
-_text.accepts = "any text"  # type: ignore[attr-defined]
+def _address(raw: str) -> str:
+    if len(_addresses(raw)) != 1:
+        raise ValueError
+    return raw
+
+
+_conn_id.accepts = "an Airflow connection id (letters, digits, _ . -) or empty"  # type: ignore[attr-defined]
 _addresses.accepts = "comma-separated e-mail addresses"  # type: ignore[attr-defined]
+_address.accepts = "one e-mail address"  # type: ignore[attr-defined]
 _month.accepts = "YYYY-MM"  # type: ignore[attr-defined]
 _boolean.accepts = "true or false"  # type: ignore[attr-defined]
 _upload_chunk.accepts = "a positive multiple of 256 (GCS resumable chunks)"  # type: ignore[attr-defined]
@@ -147,10 +158,10 @@ DECLARED: tuple[Declared, ...] = (
     Declared("gcs_chunk_kib", "NY_TAXI_GCS_CHUNK_KIB", "8192", _upload_chunk, "GCS resumable upload chunk, KiB"),
     Declared("alert", "NY_TAXI_ALERT", "none", _choice("none", "smtp", "slack", "apprise"),
              "where a run that failed after its retries is told (alerts.py): an Airflow notifier"),
-    Declared("alert_conn_id", "NY_TAXI_ALERT_CONN_ID", "", _text,
+    Declared("alert_conn_id", "NY_TAXI_ALERT_CONN_ID", "", _conn_id,
              "the notifier's connection; empty: smtp_default, slack_default or apprise_default"),
     Declared("alert_to", "NY_TAXI_ALERT_TO", "", _addresses, "smtp: the recipients (required with NY_TAXI_ALERT=smtp)"),
-    Declared("alert_from", "NY_TAXI_ALERT_FROM", "ny-taxi@localhost", _text, "smtp: the sender"),
+    Declared("alert_from", "NY_TAXI_ALERT_FROM", "ny-taxi@localhost", _address, "smtp: the sender"),
     Declared("alert_on_success", "NY_TAXI_ALERT_ON_SUCCESS", "false", _boolean,
              "also send each loaded month's one-line summary (rows, quality) to the same channel"),
 )

@@ -4,6 +4,9 @@ One Airflow (api-server, scheduler, dag-processor, LocalExecutor, Postgres metad
 whole module; the DAG window is narrowed to 2019-01..2019-03 through ``NY_TAXI_START_MONTH`` /
 ``NY_TAXI_END_MONTH`` and ``NY_TAXI_MAX_ACTIVE_RUNS=3`` lets the three months run at once.
 
+Alerts go to a real SMTP server on 127.0.0.1 (``NY_TAXI_ALERT=smtp``, with the success summary):
+the task callbacks run in the scheduler's worker processes, as in a deployment.
+
 DAGs are created *paused* here (``make airflow-up`` creates them unpaused): the dags folder holds
 other DAGs (yellow, GCP) whose catchup would only compete for the two cores, and unpausing
 ``postgres_taxi_green`` is exactly what a user does to start its catchup.
@@ -22,6 +25,7 @@ from taxi_pipeline.specs import GREEN
 from tests.support import fake_tlc
 from tests.support.e2e_airflow import E2EAirflow, running_airflow
 from tests.support.http_server import FixtureServer
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +49,18 @@ def server(e2e_dir: Path, release) -> FixtureServer:
 
 
 @pytest.fixture(scope="module")
-def airflow(pg_server, e2e_dir: Path, server: FixtureServer) -> E2EAirflow:
+def smtp() -> SmtpServer:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, e2e_dir: Path, server: FixtureServer, smtp: SmtpServer) -> E2EAirflow:
+    alerts = {"NY_TAXI_ALERT": "smtp", "NY_TAXI_ALERT_TO": "data-team@example.com", "NY_TAXI_ALERT_ON_SUCCESS": "true",
+              "AIRFLOW_CONN_SMTP_DEFAULT": smtp.conn_uri}
     with running_airflow(
         name="green", run_dir=e2e_dir / "airflow", pg_server=pg_server, source_url=server.base_url,
-        window=("2019-01", "2019-03"), dag_env={"NY_TAXI_MAX_ACTIVE_RUNS": "3"},
+        window=("2019-01", "2019-03"), dag_env={"NY_TAXI_MAX_ACTIVE_RUNS": "3", **alerts},
     ) as airflow:
         yield airflow
 
@@ -110,6 +122,19 @@ def test_catchup_creates_exactly_the_window_runs_and_loads_each_file_once(airflo
     assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'taxi_staging'").fetchone()[0] == 0
 
 
+def test_each_run_says_what_it_loaded_in_its_note_the_audit_and_a_message(airflow, catchup, release, db, smtp):
+    """check_quality set each run's note through the REST API; the audit has one row per month; the
+    success summaries reached the SMTP server from the worker's callbacks."""
+    for run in airflow.runs(DAG_ID):
+        month = run["logical_date"][:7]
+        rows = release[(int(month[:4]), int(month[5:]))].data_lines
+        summary = f"green {month}: {rows:,} rows inserted, 0 skipped, quality ok"
+        assert run["note"] == summary, run
+        assert smtp.wait_for(summary)["subject"] == f"[ny_taxi] {DAG_ID} {summary}"
+    audit = db.execute("SELECT filename, inserted_rows, quality->>'verdict' FROM ny_taxi_audit.loads ORDER BY 1").fetchall()
+    assert audit == [(GREEN.filename(y, m), f.data_lines, "ok") for (y, m), f in sorted(release.items())]
+
+
 def test_catchup_ran_months_in_parallel_without_failures_or_duplicates(airflow, catchup, release, db):
     assert airflow.dag(DAG_ID)["max_active_runs"] == 3
     # Runs overlapped: some moment had at least two months running.
@@ -147,12 +172,13 @@ def test_api_trigger_with_params_and_no_logical_date_loads_that_month(airflow, c
     assert rows_per_file(db) == expected_rows(release)
     assert fingerprint(db, f"filename <> '{filename}'") == others
     merged = airflow.xcom(DAG_ID, run["dag_run_id"], "hash_merge")
-    assert merged == {"staged_rows": feb.data_lines, "inserted_rows": feb.data_lines, "placement": "inserted"}  # its (empty) partition is there
+    assert {k: merged[k] for k in ("staged_rows", "inserted_rows", "skipped_rows", "placement")} == {
+        "staged_rows": feb.data_lines, "inserted_rows": feb.data_lines, "skipped_rows": 0, "placement": "inserted"}  # its (empty) partition is there
     assert server.count(feb.url_path, method="GET") == gets_before + 1
     assert server.count(method="GET") == server.count(method="GET", status=200)  # only existing files asked for
 
 
-def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(airflow, catchup, server, db):
+def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(airflow, catchup, server, db, smtp):
     """2018 passes the form's schema (any integer year), so Airflow creates the run; the first
     task checks the window and fails naming the parameter; nothing downstream runs."""
     before = fingerprint(db)
@@ -165,10 +191,15 @@ def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(ai
     tis = airflow.task_instances(DAG_ID, run["dag_run_id"])
     assert tis["resolve_month"]["state"] == "failed" and tis["resolve_month"]["try_number"] == 1
     assert {t: ti["state"] for t, ti in tis.items() if t != "resolve_month"} == dict.fromkeys(
-        ("wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging"), "upstream_failed"
+        ("wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging", "check_quality"), "upstream_failed"
     )
     log = airflow.task_log(DAG_ID, run["dag_run_id"], "resolve_month")
     assert "year/month: 2018-12 is outside this DAG's window 2019-01..2019-03" in log
+    # One alert, from the worker's failure callback: the month, the task, the error, the log's URL.
+    alert = smtp.text(smtp.wait_for("resolve_month failed"))
+    assert "Month: green (month not resolved: year/month: 2018-12 is outside this DAG's window" in alert
+    assert "Failed task: resolve_month (try 1)" in alert
+    assert f"Log: {airflow.local.s.base_url}/dags/{DAG_ID}/runs/" in alert
     assert fingerprint(db) == before  # no SQL ran
     assert len(server.requests) == requests_before  # no download
 

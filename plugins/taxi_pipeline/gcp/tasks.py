@@ -1,5 +1,6 @@
 """The GCP target's tasks: ensure table -> upload to the GCS lake -> load a monthly BigQuery table
--> find its partitions -> hash-merge into the partitioned main table -> drop the monthly table.
+-> find its partitions -> hash-merge into the partitioned main table (and the audit row) -> check
+quality, drop the monthly table.
 
 The main table changes only through the MERGE (one job, atomic), so a failure anywhere leaves it as
 it was; the GCS object stays (it is the lake). Project, location, bucket and dataset are Airflow
@@ -12,23 +13,33 @@ Values flow between tasks as XComArgs: the upload returns the object and the mon
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, Variable, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.lazy_operator import LazyOperator
-from taxi_pipeline.releases import LocatedFile
+from taxi_pipeline.releases import LocatedFile, public_url
 from taxi_pipeline.run import MonthRun, run_month
-from taxi_pipeline.settings import GCP_CONN_ID, Settings
+from taxi_pipeline.settings import BIGQUERY_AUDIT_TABLE, GCP_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
+
+if TYPE_CHECKING:
+    from taxi_pipeline.source import Progress
 
 log = logging.getLogger(__name__)
 
 _PROJECT = "{{ var.value.gcp_project_id }}"
 _LOCATION = "{{ var.value.gcp_location }}"
 _BIGQUERY = "airflow.providers.google.cloud.operators.bigquery"
+_OPERATORS = "taxi_pipeline.gcp.operators"
+
+
+def _table(name: str) -> str:
+    """A table of the dataset, fully qualified from the Variables (check and audit jobs have no default dataset)."""
+    return f"`{_PROJECT}.{{{{ var.value.gcp_dataset }}}}.{name}`"
 
 
 def table_asset(spec: TaxiSpec) -> Asset:
@@ -70,11 +81,12 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
         object_name, chunk_size=settings.gcs_chunk_kib * 1024
     )
     uri = f"gs://{bucket}/{object_name}"
+    started_at = datetime.now(timezone.utc).isoformat()
     try:
         if parquet_source:
-            size, rows, columns, schema = _upload_parquet(spec, located["url"], run, settings, blob)
+            size, rows, columns, schema, progress = _upload_parquet(spec, located["url"], run, settings, blob)
         else:
-            size, rows, columns = _upload(spec, located["url"], run, settings, blob)
+            size, rows, columns, progress = _upload(spec, located["url"], run, settings, blob)
             schema = bigquery_schema(spec, columns)
     except (MonthNotPublished, BadSourceFile, ValueError) as exc:
         raise AirflowFailException(str(exc)) from exc
@@ -83,11 +95,15 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
     load = _load_format("parquet" if parquet_source else settings.gcp_file_format)
     return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table,
             "columns": columns, "schema_fields": schema, "source_format": load["source_format"],
-            "compression": load.get("compression", "NONE"), "skip_leading_rows": load.get("skip_leading_rows")}
+            "compression": load.get("compression", "NONE"), "skip_leading_rows": load.get("skip_leading_rows"),
+            # For the audit row: the file as downloaded (the lake object may be a conversion of it).
+            "source_url": public_url(located["url"]), "downloaded_bytes": progress.compressed_bytes,
+            "sha256": progress.sha256, "started_at": started_at}
 
 
-def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str]]:
-    """(bytes, rows, the file's columns) of the object written to ``blob``: the csv.gz as is, or converted to Parquet."""
+def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str], Progress]:
+    """(bytes, rows, the file's columns, the download's progress) of the object written to ``blob``:
+    the csv.gz as is, or converted to Parquet."""
     from taxi_pipeline.source import open_month_csv, open_month_gzip
 
     month, timeout = run_month(run), settings.http_read_timeout
@@ -96,7 +112,7 @@ def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -
             # Resumable upload: the object only appears when the last chunk is committed, and the
             # reader raises before that on a truncated/corrupt stream.
             blob.upload_from_file(reader, content_type="application/gzip")
-        return reader.tell(), reader.progress.rows, reader.columns
+        return reader.tell(), reader.progress.rows, reader.columns, reader.progress
     from taxi_pipeline.gcp.parquet import write_parquet
 
     # BlobWriter: resumable too; on an exception its __exit__ cancels the upload.
@@ -105,10 +121,11 @@ def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -
     ) as out:
         rows = write_parquet(stream, spec, out, f"{run['label']} ({url})")
     blob.reload()
-    return blob.size, rows, stream.columns
+    return blob.size, rows, stream.columns, stream.progress
 
 
-def _upload_parquet(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str], list[dict]]:
+def _upload_parquet(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings,
+                    blob) -> tuple[int, int, list[str], list[dict], Progress]:
     """A TLC parquet file into the lake as it is (spooled, columns checked); the monthly table's
     schema is the file's own (BigQuery loads parquet types as they are; the MERGE casts them)."""
     from taxi_pipeline.source_parquet import spool_parquet
@@ -118,7 +135,7 @@ def _upload_parquet(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings,
         fields = list(spooled.file.schema_arrow)
         schema = [{"name": f.name, "type": _bigquery_type(f.type), "mode": "NULLABLE"} for f in fields]
         return (spooled.progress.compressed_bytes, spooled.file.metadata.num_rows,
-                [name for name in spooled.columns if name], schema)
+                [name for name in spooled.columns if name], schema, spooled.progress)
 
 
 def _bigquery_type(arrow_type) -> str:
@@ -162,7 +179,7 @@ def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, **a
 def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> LazyOperator:
     """The lake object is the source csv.gz as is (default) or Parquet converted in a stream
     (``settings.gcp_file_format``); ``settings.gcp_deferrable`` defers the load and merge jobs.
-    Returns the last task (hash_merge)."""
+    Returns the last task (check_quality: the month's summary)."""
     ensure_table = _google(
         "ensure_tables", "BigQueryInsertJobOperator", project_id=_PROJECT, location=_LOCATION,
         configuration=query_job(render("bigquery/create_table.sql", taxi=spec), _PROJECT, "{{ var.value.gcp_dataset }}"),
@@ -190,10 +207,16 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
     )
     partitions = find_partitions(run, uploaded)
     merge = _google(
-        "hash_merge", "taxi_pipeline.gcp.operators.HashMergeJobOperator", project_id=_PROJECT, location=_LOCATION,
-        configuration=partitions["merge_job"], month_label=run["label"], staged_rows=partitions["rows"],
-        deferrable=settings.gcp_deferrable, outlets=[table_asset(spec)],
+        "hash_merge", f"{_OPERATORS}.HashMergeJobOperator", project_id=_PROJECT, location=_LOCATION,
+        configuration=partitions["merge_job"], run=run, uploaded=uploaded, staged_rows=partitions["rows"],
+        audit_table=_table(BIGQUERY_AUDIT_TABLE), deferrable=settings.gcp_deferrable, outlets=[table_asset(spec)],
     )
+    check_quality = _google(
+        "check_quality", f"{_OPERATORS}.BigQueryMonthQualityCheckOperator", taxi=spec.taxi, run=run,
+        merged=merge.output, table=_table(spec.table), audit_table=_table(BIGQUERY_AUDIT_TABLE),
+        project_id=_PROJECT, location=_LOCATION,
+    )
+    check_quality.retries = 0  # checking again reads the same rows
     drop_monthly = _google("drop_monthly_table", "BigQueryDeleteTableOperator",
                              deletion_dataset_table=uploaded["monthly_table"], ignore_if_missing=True)
     located >> ensure_table >> uploaded
@@ -201,4 +224,4 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
     # The upload is the setup: once it succeeded, the load job may have created the monthly table
     # (even if the task then failed), so the teardown must run whatever happens after it.
     merge >> drop_monthly.as_teardown(setups=uploaded)
-    return merge
+    return check_quality

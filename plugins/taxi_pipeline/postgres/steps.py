@@ -96,13 +96,6 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: A
             "skipped_rows": result.skipped_rows, "placement": result.placement, "load_id": load_id}
 
 
-def record_quality(hook, load_id: int, quality: str) -> None:
-    """The month's check results (quality.py), into its load's audit row."""
-    hook.log_sql = False  # the results are logged line by line already
-    hook.run(render("postgres/audit/record_quality.sql", audit_schema=AUDIT_SCHEMA),
-             parameters={"quality": quality, "load_id": load_id})
-
-
 def drop_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> list[str]:
     """Drop this run's staging table, then sweep stale ones of the same taxi type; returns the swept."""
     conn = _connect()

@@ -55,6 +55,7 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
     located >> ensure_tables() >> staged
     merged = hash_merge(run, staged)
     merged >> drop_staging(run).as_teardown(setups=staged)
-    return MonthQualityCheckOperator(task_id="check_quality", spec=spec, run=run, merged=merged, record=steps.record_quality,
+    return MonthQualityCheckOperator(task_id="check_quality", taxi=spec.taxi, run=run, merged=merged,
+                              record_template="postgres/audit/record_quality.sql",
                               table=f"public.{spec.table}", conn_id=POSTGRES_CONN_ID, retries=0,
                               doc_md="The spec's data-quality checks on the month's rows (fail: the run fails, the rows stay).")
