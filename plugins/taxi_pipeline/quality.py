@@ -114,3 +114,22 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         bounds = [f"({measure}) >= {_bound(check.at_least, facts)!r}" if check.at_least is not None else "",
                   f"({measure}) <= {_bound(check.at_most, facts)!r}" if check.at_most is not None else ""]
         return " AND ".join(b for b in bounds if b) or "TRUE"
+
+
+def checks_table() -> str:
+    """The README's table of every type's checks, from the specs (a test keeps the two equal)."""
+    from taxi_pipeline.specs import SPECS
+
+    def bound(check: QualityCheck) -> str:
+        parts = [(word, b) for word, b in (("at least", check.at_least), ("at most", check.at_most)) if b is not None]
+        return " and ".join(f"{word} {b if isinstance(b, str) else _shown(check, b)}" for word, b in parts)
+
+    lines = ["| check | " + " | ".join(SPECS) + " |", "| --- |" + " --- |" * len(SPECS)]
+    names = list(dict.fromkeys(c.name for spec in SPECS.values() for c in spec.checks))
+    for name in names:
+        cells = []
+        for spec in SPECS.values():
+            check = next((c for c in spec.checks if c.name == name), None)
+            cells.append(f"{bound(check)} ({check.severity})" if check else "--")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
