@@ -9,6 +9,7 @@
 5. backfill: see backfill.py.
 6. dagproc: see dag_processor.py.
 7. parquet: the same month as csv.gz and as TLC parquet, by our path; peak RSS on a 20M-row fhvhv month.
+8. quality: check_quality's queries on a loaded month: the provider's own (a scan per check) and ours.
 """
 
 from __future__ import annotations
@@ -160,6 +161,36 @@ def _kestra_growth(server: BenchPostgres, month: SourceMonth, held: int, reps: i
             seconds, _ = timed(lambda: path.load(month))
             result.add(name, seconds)
         say(f"growth (course) rep {rep + 1}/{reps} done")
+
+
+def quality_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
+    """Case 8. The month loaded by our path, then check_quality's queries, taking turns: the
+    provider's check query as SQLTableCheckOperator builds it (one scan per check), the one the task
+    runs (every check reads one row of measures, made in one scan), and the measure query the task
+    runs after it. The operator is the DAG's (quality.py), only its queries are timed."""
+    from taxi_pipeline.quality import MonthQualityCheckOperator, month_facts
+    from taxi_pipeline.settings import POSTGRES_CONN_ID
+
+    ours = Ours(server, "bench_quality")
+    ours.reset()
+    run = ours.describe(month)
+    loaded = ours.load(month)
+    merged = {"staged_rows": loaded.rows, "skipped_rows": loaded.rows - loaded.inserted}
+    operator = MonthQualityCheckOperator(task_id="check_quality", taxi=month.spec.taxi, run=run, merged=merged,
+                                         table=f"public.{month.spec.table}", conn_id=POSTGRES_CONN_ID)
+    hook, facts = operator.get_db_hook(), month_facts(month.spec, run, merged)
+    names = {False: "the provider's query (one scan per check)", True: "ours: one row of measures"}
+    result, verdicts = PhaseResult(), {}
+    for rep in range(reps):
+        for shared in rotated([False, True], rep):
+            measure_sql = operator.prepare(facts, shared=shared)
+            seconds, records = timed(lambda: hook.get_records(operator.sql))
+            result.add(names[shared], seconds)
+            verdicts[shared] = sorted(records)
+        result.add("the measure query", timed(lambda: hook.get_first(measure_sql))[0])
+        say(f"quality rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
+    return {"samples": result.samples, "rows": loaded.rows, "checks": len(month.spec.checks),
+            "same_verdicts": verdicts[False] == verdicts[True], "provider": names[False], "ours": names[True]}
 
 
 def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:

@@ -187,6 +187,30 @@ def _parquet_section(parquet: dict) -> tuple[list[str], float, float | None]:
     return lines, ratio, peak
 
 
+def _quality_section(quality: dict) -> tuple[list[str], float]:
+    samples, provider, ours = quality["samples"], quality["provider"], quality["ours"]
+    ratio = paired_ratio(samples, provider, ours)
+    task = [a + b for a, b in zip(samples[ours].values, samples["the measure query"].values)]
+    lines = [
+        "## 8. Quality checks: check_quality's queries on a loaded month",
+        "",
+        f"The {quality['rows']:,}-row month loaded by our path, then the {quality['checks']} checks of its spec: the check "
+        "query as the common.sql provider's SQLTableCheckOperator builds it (a UNION ALL: one scan of the month per "
+        "check), and the one check_quality runs (every check reads one row, the month's measures, made in one "
+        "scan), taking turns; then the measure query the task runs for its messages and the audit row.",
+        "",
+        "| query | seconds, median (min-max) |",
+        "| --- | ---: |",
+        *(f"| {name} | {s.spread()} |" for name, s in samples.items()),
+        "",
+        f"* The provider's query takes **{ratio:.1f}x** as long as ours; the task's two queries together: "
+        f"{sorted(task)[len(task) // 2]:.2f} s (median).",
+        f"* Same verdicts: {'yes' if quality['same_verdicts'] else 'NO'} -- both queries pass and fail the same checks.",
+        "",
+    ]
+    return lines, ratio
+
+
 def _parse_section(parse: dict) -> tuple[list[str], float, list[str]]:
     bundle, empty = parse["samples"]["bundle"], parse["samples"]["empty"]
     postgres = parse["samples"]["postgres"]
@@ -320,6 +344,10 @@ def write(results: dict, out_dir: Path) -> None:
         if peak is not None:
             checks.append(("peak RSS <= 300 MB on the 20M-row fhvhv parquet month", f"{peak:.0f} MB",
                            peak <= TARGETS["memory_mb"]))
+    if "quality" in results:
+        section, ratio = _quality_section(results["quality"])
+        lines += section
+        checks.append(("quality: our check query faster than the provider's as built", f"{ratio:.1f}x", ratio > 1))
     if "parse" in results:
         section, added, google = _parse_section(results["parse"])
         lines += section

@@ -66,6 +66,7 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
     (``%(quality)s``: JSON, ``%(load_id)s``)."""
 
     template_fields: Sequence[str] = (*SQLTableCheckOperator.template_fields, "run", "merged")
+    materialized = "MATERIALIZED "  # Postgres: compute the month's measures once (BigQuery has no such keyword)
 
     def __init__(self, *, taxi: str, run: Any, merged: Any, record_template: str = "", **kwargs: Any) -> None:
         spec = get_spec(taxi)
@@ -81,18 +82,14 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         hook.run(render(self.record_template, audit_schema=AUDIT_SCHEMA), parameters={"quality": quality, "load_id": load_id})
 
     def execute(self, context: Any) -> dict[str, Any]:
-        spec, run, merged = self.spec, self.run, self.merged
-        facts = month_facts(spec, run, merged)
-        measures = {c.name: c.measure.format(**facts) for c in spec.checks}
-        self.checks = {c.name: {"check_statement": self._statement(c, measures[c.name], facts)} for c in spec.checks}
-        self.partition_clause = f"filename = '{run['filename']}'"  # spec-made: <taxi>_tripdata_YYYY-MM.csv
-        self.sql = f"SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
+        run, merged, facts = self.run, self.merged, month_facts(self.spec, self.run, self.merged)
+        measure_sql = self.prepare(facts)
         try:
-            super().execute(context)
-        except AirflowException:  # some check failed; which ones is in self.checks, what they measured below
+            super().execute(context)  # the provider's query and verdicts (self.checks[...]["success"])
+        except AirflowException:  # some check failed: self.checks says which, the measures below what they saw
             pass
-        values = self.first_row(f"SELECT {', '.join(measures.values())} FROM {self.table} WHERE {self.partition_clause}")
-        results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(spec.checks, values)]
+        values = self.first_row(measure_sql)
+        results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(self.spec.checks, values)]
         failed = [r for r in results if not r["passed"] and r["severity"] == "fail"]
         warned = [r for r in results if not r["passed"] and r["severity"] == "warn"]
         quality = {"verdict": "fail" if failed else "warn" if warned else "ok", "checks": results}
@@ -108,6 +105,30 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
             raise AirflowFailException(f"{run['filename']}: {len(failed)} quality check(s) failed (the rows stay loaded): "
                                        + "; ".join(r["says"] for r in failed))
         return {"verdict": quality["verdict"], "summary": summary}
+
+    def prepare(self, facts: dict[str, Any], *, shared: bool = True) -> str:
+        """Set the provider's checks and query for this month; returns the query of every measure.
+
+        The provider's query scans the table once per check (a UNION ALL). ``shared``: every check
+        reads one row instead, the month's measures, made in one scan (``make bench
+        CASES=quality`` measures both; the measure query is that row's scan again)."""
+        filename = self.run["filename"]  # spec-made: <taxi>_tripdata_YYYY-MM.csv
+        measures = {c.name: c.measure.format(**facts) for c in self.spec.checks}
+        month_rows = f"{self.table} WHERE filename = '{filename}'"
+        self.partition_clause = f"filename = '{filename}'"
+        if not shared:
+            self.checks = {c.name: {"check_statement": self._statement(c, measures[c.name], facts)} for c in self.spec.checks}
+            self.sql = f"SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
+            return f"SELECT {', '.join(measures.values())} FROM {month_rows}"
+        measured = ", ".join(f"{sql} AS {name}" for name, sql in measures.items())
+        cte = f"WITH month_measures AS {self.materialized}(SELECT '{filename}' AS filename, {measured} FROM {month_rows})"
+        self.checks = {c.name: {"check_statement": self._statement(c, c.name, facts)} for c in self.spec.checks}
+        table, self.table = self.table, "month_measures"
+        try:
+            self.sql = f"{cte} SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
+        finally:
+            self.table = table
+        return f"SELECT {', '.join(measures.values())} FROM {month_rows}"
 
     @staticmethod
     def _statement(check: QualityCheck, measure: str, facts: dict[str, Any]) -> str:

@@ -98,6 +98,7 @@ class BigQueryMonthQualityCheckOperator(MonthQualityCheckOperator, BigQueryTable
     measures and the audit update go through the client too (``BIGQUERY_EMULATOR_HOST`` works)."""
 
     template_fields: Sequence[str] = (*BigQueryTableCheckOperator.template_fields, "run", "merged", "audit_table")
+    materialized = ""
 
     def __init__(self, *, audit_table: str, **kwargs: Any) -> None:
         super().__init__(use_legacy_sql=False, **kwargs)
