@@ -75,3 +75,62 @@ def test_smtp_down_is_logged_and_the_run_keeps_its_state(taxi_db, source, files,
     assert str(run_month("green", *BAD).state) == "failed"
     assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2020-07: 1,000 rows inserted" in caplog.text
     assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2020-08: load_staging failed'" in caplog.text
+
+
+class _Inbox:
+    """A real HTTP endpoint on 127.0.0.1 that keeps every POST body (a Slack webhook, an Apprise json:// target)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        inbox = self
+        self.posts: list[tuple[str, dict]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import json
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                inbox.posts.append((self.path, json.loads(body or b"{}")))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def inbox():
+    box = _Inbox()
+    yield box
+    box.close()
+
+
+@pytest.mark.parametrize("channel", ["slack", "apprise"])
+def test_slack_and_apprise_are_chosen_by_configuration_alone(taxi_db, source, files, inbox, monkeypatch, channel):
+    """A setting and a connection: the provider's notifier posts to a real endpoint on 127.0.0.1."""
+    import json
+
+    monkeypatch.setenv("NY_TAXI_ALERT", channel)
+    monkeypatch.setenv("NY_TAXI_ALERT_CONN_ID", "team_chat")
+    if channel == "slack":
+        conn = {"conn_type": "slackwebhook", "host": f"http://127.0.0.1:{inbox.port}", "password": "T000/B000/XXXX"}
+    else:
+        conn = {"conn_type": "apprise", "extra": {"config": {"path": f"json://127.0.0.1:{inbox.port}/alerts"}}}
+    monkeypatch.setenv("AIRFLOW_CONN_TEAM_CHAT", json.dumps(conn))
+    assert str(run_month("green", *BAD).state) == "failed"
+    [(path, body)] = inbox.posts
+    text = body["text"] if channel == "slack" else f"{body['title']}\n{body['message']}"
+    assert path == ("/T000/B000/XXXX" if channel == "slack" else "/alerts")
+    assert "postgres_taxi_green green 2020-08: load_staging failed" in text
+    assert "Failed task: load_staging (try 1)" in text and "Error: green_tripdata_2020-08.csv.gz: columns do not match" in text
