@@ -80,7 +80,7 @@ class MonthAlerts:
         if not self.settings.alert_on_success:
             return
         ti = context["ti"]
-        summary = (ti.xcom_pull(task_ids=ti.task_id) or {}).get("summary") or f"{self.month_label(context)}: loaded"
+        summary = (ti.xcom_pull() or {}).get("summary") or f"{self.month_label(context)}: loaded"  # its own result
         self._send(f"[ny_taxi] {context['dag'].dag_id} {summary}", f"{summary}\nLog: {ti.log_url}", context)
 
     def _send(self, subject: str, body: str, context: Any) -> None:
