@@ -3,9 +3,10 @@
 The checks are data in each taxi spec (:class:`~taxi_pipeline.specs.QualityCheck`). The operator
 runs them on the month's rows (``partition_clause``: its filename) once the merge is done, both
 targets alike: Postgres through this class, BigQuery through the Google provider's
-BigQueryTableCheckOperator (gcp/operators.py), which only changes how a query reaches the server. Its verdict per check is the provider's; one more aggregate query measures what each
-check looked at, so every message names the file, the check and the measured value against its
-bounds, and the audit row records them all (``quality``).
+BigQueryTableCheckOperator (gcp/operators.py), which only changes how a query reaches the server.
+The verdict per check is the provider's; one more aggregate query measures what each check looked
+at, so every message names the file, the check and the measured value against its bounds, and the
+audit row records them all (``quality``).
 
 A ``fail`` check fails the run after the merge: the data stays, as the README says (loading is
 idempotent; a fixed file re-loads). A ``warn`` check is logged and recorded; the run succeeds.
@@ -29,6 +30,7 @@ from taxi_pipeline.specs import QualityCheck, TaxiSpec, get_spec
 from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
+
 
 def month_facts(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any]) -> dict[str, Any]:
     """What a check's SQL and bounds may name (specs.QualityCheck)."""
