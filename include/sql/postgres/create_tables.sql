@@ -12,27 +12,14 @@ SELECT pg_advisory_xact_lock(hashtext('ny_taxi_ddl'));
 
 CREATE SCHEMA IF NOT EXISTS {{ staging_schema }};
 
--- One row per load, every type's, written in the merge's transaction (audit/record_load.sql):
+-- One row per load, every type's (audit.py: its columns), written in the merge's transaction:
 -- the audit and the data never disagree. quality: the month's check results, set by check_quality.
 CREATE SCHEMA IF NOT EXISTS {{ audit_schema }};
 CREATE TABLE IF NOT EXISTS {{ audit_schema }}.loads (
     load_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    dag_id text NOT NULL,
-    run_id text NOT NULL,
-    try_number integer NOT NULL,
-    taxi text NOT NULL,
-    month date NOT NULL,
-    filename text NOT NULL,
-    source_url text NOT NULL,
-    compressed_bytes bigint NOT NULL,
-    sha256 text NOT NULL,
-    rows_in_file bigint NOT NULL,
-    inserted_rows bigint NOT NULL,
-    skipped_rows bigint NOT NULL,
-    placement text NOT NULL,
-    started_at timestamptz NOT NULL,
-    finished_at timestamptz NOT NULL,
-    seconds double precision NOT NULL,
+{%- for column in audit_columns %}
+    {{ column.name }} {{ column.postgres_type }} NOT NULL,
+{%- endfor %}
     quality jsonb
 );
 CREATE INDEX IF NOT EXISTS loads_taxi_month ON {{ audit_schema }}.loads (taxi, month);

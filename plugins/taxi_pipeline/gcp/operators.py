@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator, BigQueryTableCheckOperator
 
+from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
 from taxi_pipeline.quality import MonthQualityCheckOperator
 from taxi_pipeline.run import current_attempt
 from taxi_pipeline.sql_templates import render
@@ -73,23 +73,18 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
     def _record_load(self, staged: int, inserted: int) -> str:
         from google.api_core.exceptions import NotFound
 
-        run, uploaded, attempt, load_id = self.run, self.uploaded, current_attempt(), uuid.uuid4().hex
-        values = {
-            "load_id": ("STRING", load_id), "dag_id": ("STRING", attempt["dag_id"]), "run_id": ("STRING", attempt["run_id"]),
-            "try_number": ("INT64", attempt["try_number"]), "taxi": ("STRING", run["taxi"]),
-            "month": ("DATE", date(run["year"], run["month"], 1)), "filename": ("STRING", run["filename"]),
-            "source_url": ("STRING", uploaded["source_url"]), "compressed_bytes": ("INT64", uploaded["downloaded_bytes"]),
-            "sha256": ("STRING", uploaded["sha256"]), "rows_in_file": ("INT64", staged),
-            "inserted_rows": ("INT64", inserted), "skipped_rows": ("INT64", staged - inserted),
-            "placement": ("STRING", "merged"), "started_at": ("TIMESTAMP", uploaded["started_at"]),
-        }
-        client, sql = self._client(), render("bigquery/audit/record_load.sql", table=self.audit_table)
+        load_id = uuid.uuid4().hex
+        audit = load_values(current_attempt(), self.run, self.uploaded, rows_in_file=staged, inserted_rows=inserted,
+                            placement="merged")
+        values = {"load_id": ("STRING", load_id), **{c.name: (c.bigquery_type, audit[c.name]) for c in AUDIT_COLUMNS}}
+        names = {"table": self.audit_table, "audit_columns": AUDIT_COLUMNS}
+        client, sql = self._client(), render("bigquery/audit/record_load.sql", **names)
         try:
             client.query(sql, job_config=_parameters(values), location=self.location).result()
         except NotFound:  # the first load of a dataset: create the audit table, then write the row
-            client.query(render("bigquery/audit/create_loads.sql", table=self.audit_table), location=self.location).result()
+            client.query(render("bigquery/audit/create_loads.sql", **names), location=self.location).result()
             client.query(sql, job_config=_parameters(values), location=self.location).result()
-        self.log.info("%s: audit row %s written to %s", run["label"], load_id, self.audit_table)
+        self.log.info("%s: audit row %s written to %s", self.run["label"], load_id, self.audit_table)
         return load_id
 
 

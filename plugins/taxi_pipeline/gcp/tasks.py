@@ -97,7 +97,7 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
             "columns": columns, "schema_fields": schema, "source_format": load["source_format"],
             "compression": load.get("compression", "NONE"), "skip_leading_rows": load.get("skip_leading_rows"),
             # For the audit row: the file as downloaded (the lake object may be a conversion of it).
-            "source_url": public_url(located["url"]), "downloaded_bytes": progress.compressed_bytes,
+            "source_url": public_url(located["url"]), "compressed_bytes": progress.compressed_bytes,
             "sha256": progress.sha256, "started_at": started_at}
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date
 from typing import Any
 
+from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
 from taxi_pipeline.releases import LocatedFile, public_url
 from taxi_pipeline.run import Attempt, MonthRun
 from taxi_pipeline.settings import AUDIT_SCHEMA, POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def ensure_tables_sql(spec: TaxiSpec) -> str:
     """The idempotent DDL for ``spec``'s table, rendered from the spec alone."""
-    return render("postgres/create_tables.sql", taxi=spec, staging_schema=STAGING_SCHEMA, audit_schema=AUDIT_SCHEMA)
+    return render("postgres/create_tables.sql", taxi=spec, staging_schema=STAGING_SCHEMA, audit_schema=AUDIT_SCHEMA,
+                  audit_columns=AUDIT_COLUMNS)
 
 
 def _hook():
@@ -79,12 +80,10 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: A
     try:
         with conn.transaction():
             result = merge_month(conn, spec, run, staged["rows"], staged_with_ids=staged["with_ids"])
-            load_id = conn.execute(render("postgres/audit/record_load.sql", audit_schema=AUDIT_SCHEMA), {
-                **attempt, "taxi": spec.taxi, "month": date(run["year"], run["month"], 1), "filename": run["filename"],
-                "source_url": staged["source_url"], "compressed_bytes": staged["compressed_bytes"],
-                "sha256": staged["sha256"], "rows_in_file": result.staged_rows, "inserted_rows": result.inserted_rows,
-                "skipped_rows": result.skipped_rows, "placement": result.placement, "started_at": staged["started_at"],
-            }).fetchone()[0]
+            audit = load_values(attempt, run, staged, rows_in_file=result.staged_rows,
+                                inserted_rows=result.inserted_rows, placement=result.placement)
+            sql = render("postgres/audit/record_load.sql", audit_schema=AUDIT_SCHEMA, audit_columns=AUDIT_COLUMNS)
+            load_id = conn.execute(sql, audit).fetchone()[0]
     finally:
         conn.close()
     log.info(
