@@ -18,7 +18,8 @@ from tests.test_postgres_pipeline import run_month, task_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 
-GOOD, BAD = (2020, 7), (2020, 8)
+# Months no other test writes into the session's release directory (tests share it).
+GOOD, BAD = (2021, 4), (2021, 5)
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +43,11 @@ def test_a_failed_task_sends_one_message_naming_dag_month_task_error_and_log(tax
     run = run_month("green", *BAD)
     assert str(run.state) == "failed" and task_states(run)["load_staging"] == "failed"
     message = smtp.wait_for("load_staging failed")
-    assert message["subject"] == "[ny_taxi] postgres_taxi_green green 2020-08: load_staging failed"
+    assert message["subject"] == "[ny_taxi] postgres_taxi_green green 2021-05: load_staging failed"
     assert message["to"] == "data-team@example.com" and message["from"] == "ny-taxi@localhost"
     text = smtp.text(message)
-    for line in ("DAG: postgres_taxi_green", "Month: green 2020-08", f"Run: {run.run_id}", "Failed task: load_staging (try 1)",
-                 "Error: green_tripdata_2020-08.csv.gz: columns do not match the green spec: missing [",
+    for line in ("DAG: postgres_taxi_green", "Month: green 2021-05", f"Run: {run.run_id}", "Failed task: load_staging (try 1)",
+                 "Error: green_tripdata_2021-05.csv.gz: columns do not match the green spec: missing [",
                  "/dags/postgres_taxi_green/runs/"):
         assert line in text, text
     assert len(smtp.messages) == 1  # the tasks after it are upstream_failed: no message of their own
@@ -55,8 +56,8 @@ def test_a_failed_task_sends_one_message_naming_dag_month_task_error_and_log(tax
 def test_the_success_summary_is_sent_when_asked(taxi_db, source, files, smtp, monkeypatch):
     monkeypatch.setenv("NY_TAXI_ALERT_ON_SUCCESS", "true")
     assert str(run_month("green", *GOOD).state) == "success"
-    message = smtp.wait_for("green 2020-07")
-    assert message["subject"] == "[ny_taxi] postgres_taxi_green green 2020-07: 1,000 rows inserted, 0 skipped, quality ok"
+    message = smtp.wait_for("green 2021-04")
+    assert message["subject"] == "[ny_taxi] postgres_taxi_green green 2021-04: 1,000 rows inserted, 0 skipped, quality ok"
     assert len(smtp.messages) == 1
 
 
@@ -73,8 +74,8 @@ def test_smtp_down_is_logged_and_the_run_keeps_its_state(taxi_db, source, files,
     monkeypatch.setenv("NY_TAXI_ALERT_ON_SUCCESS", "true")
     assert str(run_month("green", *GOOD).state) == "success"
     assert str(run_month("green", *BAD).state) == "failed"
-    assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2020-07: 1,000 rows inserted" in caplog.text
-    assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2020-08: load_staging failed'" in caplog.text
+    assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2021-04: 1,000 rows inserted" in caplog.text
+    assert "could not send the smtp alert '[ny_taxi] postgres_taxi_green green 2021-05: load_staging failed'" in caplog.text
 
 
 class _Inbox:
@@ -132,5 +133,5 @@ def test_slack_and_apprise_are_chosen_by_configuration_alone(taxi_db, source, fi
     [(path, body)] = inbox.posts
     text = body["text"] if channel == "slack" else f"{body['title']}\n{body['message']}"
     assert path == ("/T000/B000/XXXX" if channel == "slack" else "/alerts")
-    assert "postgres_taxi_green green 2020-08: load_staging failed" in text
-    assert "Failed task: load_staging (try 1)" in text and "Error: green_tripdata_2020-08.csv.gz: columns do not match" in text
+    assert "postgres_taxi_green green 2021-05: load_staging failed" in text
+    assert "Failed task: load_staging (try 1)" in text and "Error: green_tripdata_2021-05.csv.gz: columns do not match" in text

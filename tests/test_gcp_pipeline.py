@@ -217,8 +217,8 @@ def test_each_load_writes_its_audit_row_and_a_failed_check_fails_the_run(gcp_emu
 
     from tests.test_quality_and_audit import _spoil
 
-    good = fake_tlc.write_month(release_root, GREEN, 2020, 9, 800, seed=12)
-    bad = fake_tlc.write_month(release_root, GREEN, 2020, 10, 800, seed=13)
+    good = fake_tlc.write_month(release_root, GREEN, 2020, 8, 800, seed=12)
+    bad = fake_tlc.write_month(release_root, GREEN, 2020, 9, 800, seed=13)
     _spoil(bad.path, "total_amount", "-7.5", every=20)
 
     def audit(filename: str) -> list[dict]:
@@ -226,20 +226,20 @@ def test_each_load_writes_its_audit_row_and_a_failed_check_fails_the_run(gcp_emu
                         f"WHERE filename = '{filename}' ORDER BY finished_at").result()
         return [dict(row.items()) for row in rows]
 
-    run = run_gcp_month("green", 2020, 9)
+    run = run_gcp_month("green", 2020, 8)
     assert str(run.state) == "success", states(run)
-    (row,) = audit("green_tripdata_2020-09.csv")
+    (row,) = audit("green_tripdata_2020-08.csv")
     assert (row["dag_id"], row["run_id"], row["try_number"], row["taxi"]) == ("gcp_taxi_green", run.run_id, 1, "green")
     assert row["sha256"] == hashlib.sha256(good.path.read_bytes()).hexdigest()
-    assert row["compressed_bytes"] == good.gz_bytes and row["source_url"].endswith("/green/green_tripdata_2020-09.csv.gz")
+    assert row["compressed_bytes"] == good.gz_bytes and row["source_url"].endswith("/green/green_tripdata_2020-08.csv.gz")
     assert (row["rows_in_file"], row["inserted_rows"], row["skipped_rows"]) == (800, 800, 0)
     assert '"verdict":"ok"' in row["verdicts"]
 
-    failed = run_gcp_month("green", 2020, 10)
+    failed = run_gcp_month("green", 2020, 9)
     assert str(failed.state) == "failed"
     assert states(failed)["hash_merge"] == "success" and states(failed)["check_quality"] == "failed"
-    assert rows_per_file(bq, "green_tripdata")["green_tripdata_2020-10.csv"] == 800  # the rows stay
-    (row,) = audit("green_tripdata_2020-10.csv")
+    assert rows_per_file(bq, "green_tripdata")["green_tripdata_2020-09.csv"] == 800  # the rows stay
+    (row,) = audit("green_tripdata_2020-09.csv")
     assert '"verdict":"fail"' in row["verdicts"]
-    assert ("green_tripdata_2020-10.csv: 1 quality check(s) failed (the rows stay loaded): negative_total_amount: "
+    assert ("green_tripdata_2020-09.csv: 1 quality check(s) failed (the rows stay loaded): negative_total_amount: "
             in capfd.readouterr().out)

@@ -169,11 +169,13 @@ def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[
     return {"rows": loaded, "merge_job": query_job(merge_sql, project, dataset)}
 
 
-def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, **arguments: Any) -> LazyOperator:
-    """A Google provider operator (a bare name: one of the BigQuery operators) as a LazyOperator."""
+def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, task: dict[str, Any] | None = None,
+            **arguments: Any) -> LazyOperator:
+    """A Google provider operator (a bare name: one of the BigQuery operators) as a LazyOperator;
+    ``task``: the task's own options (e.g. retries), not the operator's."""
     path = operator if "." in operator else f"{_BIGQUERY}.{operator}"
     return LazyOperator(task_id=task_id, operator=path, arguments={"gcp_conn_id": GCP_CONN_ID, **arguments},
-                        outlets=outlets or [])
+                        outlets=outlets or [], **(task or {}))
 
 
 def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> LazyOperator:
@@ -214,9 +216,8 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
     check_quality = _google(
         "check_quality", f"{_OPERATORS}.BigQueryMonthQualityCheckOperator", taxi=spec.taxi, run=run,
         merged=merge.output, table=_table(spec.table), audit_table=_table(BIGQUERY_AUDIT_TABLE),
-        project_id=_PROJECT, location=_LOCATION,
+        project_id=_PROJECT, location=_LOCATION, task={"retries": 0},  # checking again reads the same rows
     )
-    check_quality.retries = 0  # checking again reads the same rows
     drop_monthly = _google("drop_monthly_table", "BigQueryDeleteTableOperator",
                              deletion_dataset_table=uploaded["monthly_table"], ignore_if_missing=True)
     located >> ensure_table >> uploaded
