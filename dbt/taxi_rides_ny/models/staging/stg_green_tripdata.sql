@@ -1,0 +1,1 @@
+{{ stg_taxi_trips('green') }}
