@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taxi_pipeline.months import Month, ParamError, Window
@@ -105,6 +106,18 @@ def _address(raw: str) -> str:
     return raw
 
 
+def _identifier(raw: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", raw):
+        raise ValueError
+    return raw
+
+
+def _path_or_default(raw: str) -> str:
+    return raw  # "" is the default; dbt_paths() says what is missing, when a dbt DAG needs it
+
+
+_identifier.accepts = "a lower-case SQL identifier (letters, digits, _)"  # type: ignore[attr-defined]
+_path_or_default.accepts = "a path"  # type: ignore[attr-defined]
 _conn_id.accepts = "an Airflow connection id (letters, digits, _ . -) or empty"  # type: ignore[attr-defined]
 _addresses.accepts = "comma-separated e-mail addresses"  # type: ignore[attr-defined]
 _address.accepts = "one e-mail address"  # type: ignore[attr-defined]
@@ -162,9 +175,22 @@ DECLARED: tuple[Declared, ...] = (
              "the notifier's connection; empty: smtp_default, slack_default or apprise_default"),
     Declared("alert_to", "NY_TAXI_ALERT_TO", "", _addresses, "smtp: the recipients (required with NY_TAXI_ALERT=smtp)"),
     Declared("alert_from", "NY_TAXI_ALERT_FROM", "ny-taxi@localhost", _address, "smtp: the sender"),
+    Declared("dbt_project_dir", "NY_TAXI_DBT_PROJECT_DIR", "", _path_or_default,
+             "the dbt project; empty: dbt/taxi_rides_ny of this repository"),
+    Declared("dbt_executable", "NY_TAXI_DBT_EXECUTABLE", "", _path_or_default,
+             "dbt, in its own virtualenv; empty: .venv-dbt/bin/dbt of this repository (`make venv-dbt`)"),
+    Declared("dbt_schema", "NY_TAXI_DBT_SCHEMA", "analytics", _identifier,
+             "where the dbt models land: the Postgres schema, the BigQuery dataset"),
     Declared("alert_on_success", "NY_TAXI_ALERT_ON_SUCCESS", "false", _boolean,
              "also send each loaded month's one-line summary (rows, quality) to the same channel"),
 )
+
+
+@dataclass(frozen=True)
+class DbtPaths:
+    project: Path
+    manifest: Path
+    executable: Path
 
 
 @dataclass(frozen=True)
@@ -188,6 +214,9 @@ class Settings:
     alert_to: tuple[str, ...]
     alert_from: str
     alert_on_success: bool
+    dbt_project_dir: str
+    dbt_executable: str
+    dbt_schema: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -215,6 +244,20 @@ class Settings:
                 f"that {self.source} publishes for {spec.taxi} ({published.first}..{published.last})"
             )
         return Window(first, last)
+
+    def dbt_paths(self) -> DbtPaths:
+        """The dbt project, its manifest and executable; what is missing fails naming its setting."""
+        repo = Path(__file__).resolve().parents[2]
+        project = Path(self.dbt_project_dir or repo / "dbt" / "taxi_rides_ny")
+        executable = Path(self.dbt_executable or repo / ".venv-dbt" / "bin" / "dbt")
+        manifest = project / "target" / "manifest.json"
+        if not (project / "dbt_project.yml").is_file():
+            raise ParamError(f"NY_TAXI_DBT_PROJECT_DIR: no dbt_project.yml in {project}")
+        if not os.access(executable, os.X_OK):
+            raise ParamError(f"NY_TAXI_DBT_EXECUTABLE: {executable} is not an executable (`make venv-dbt` creates it)")
+        if not manifest.is_file():
+            raise ParamError(f"NY_TAXI_DBT_PROJECT_DIR: no {manifest}: `make dbt-manifest` (dbt parse) writes it")
+        return DbtPaths(project, manifest, executable)
 
     @property
     def retry_delay(self) -> timedelta:

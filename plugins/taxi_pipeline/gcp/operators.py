@@ -44,10 +44,10 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
 
     def execute(self, context: Any) -> dict[str, Any] | None:
         job_id = super().execute(context)
-        return self._report(job_id) if job_id else None  # deferrable runs report in execute_complete
+        return self._report(context, job_id) if job_id else None  # deferrable runs report in execute_complete
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
-        return self._report(super().execute_complete(context, event))
+        return self._report(context, super().execute_complete(context, event))
 
     def _client(self):
         if self.hook is None:  # a deferred run resumes on a fresh operator
@@ -56,7 +56,9 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
             self.hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         return self.hook.get_client(project_id=self.project_id, location=self.location)
 
-    def _report(self, job_id: str) -> dict[str, Any]:
+    def _report(self, context: Any, job_id: str) -> dict[str, Any]:
+        from taxi_pipeline.analytics.landed import mark_landed
+
         self._client()  # makes sure of self.hook
         job = self.hook.get_job(job_id=job_id, project_id=self.project_id, location=self.location)
         inserted = int(getattr(job, "num_dml_affected_rows", None) or 0)
@@ -67,6 +69,7 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
             getattr(job, "total_bytes_billed", None), job_id,
         )
         load_id = self._record_load(staged, inserted)
+        mark_landed(context, self.run["filename"], inserted)
         return {"job_id": job_id, "staged_rows": staged, "inserted_rows": inserted, "skipped_rows": staged - inserted,
                 "placement": "merged", "load_id": load_id}
 

@@ -44,7 +44,13 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
     @task(task_id="hash_merge", outlets=[table_asset(spec)])
     def hash_merge(run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
         """Insert the staged rows whose md5 unique_row_id is not in the table yet, and the load's audit row (one transaction)."""
-        return steps.hash_merge(spec, run, staged, current_attempt())
+        from airflow.sdk import get_current_context
+
+        from taxi_pipeline.analytics.landed import mark_landed
+
+        merged = steps.hash_merge(spec, run, staged, current_attempt())
+        mark_landed(get_current_context(), run["filename"], merged["inserted_rows"])
+        return merged
 
     @task(task_id="drop_staging")
     def drop_staging(run: MonthRun) -> None:

@@ -1,0 +1,141 @@
+"""The dbt DAGs: cosmos renders dbt/taxi_rides_ny as one Airflow task per model (with its tests).
+
+``dbt_taxi_postgres`` and ``dbt_taxi_bigquery`` differ only in their :class:`DbtTarget`: the
+connection, the profile cosmos maps from it, the Assets they are scheduled on and the vars and
+environment the tasks pass dbt. Both render from the manifest ``make dbt-manifest`` writes
+(``LoadMode.DBT_MANIFEST``): parsing a DAG file runs no dbt command.
+
+A run triggered by Assets (a month landed in green, yellow or fhv) builds the graph with the var
+``filenames`` set to the files that landed (landed.py), so the incremental models rebuild those
+slices only. A manual run picks the dbt command with the ``dbt_command`` param: ``build`` runs the
+graph (every file changed since the last build is rebuilt); any other command runs once, for the
+whole project, in the task ``dbt_command``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetAny, Param, task
+
+from taxi_pipeline.analytics.landed import set_filenames_var
+from taxi_pipeline.analytics.sources import MODELLED_TYPES
+from taxi_pipeline.settings import GCP_CONN_ID, POSTGRES_CONN_ID, Settings
+from taxi_pipeline.specs import SPECS
+
+DBT_COMMANDS = ("build", "run", "test", "seed", "source freshness", "compile", "debug")
+COMMAND_TASK_ID = "dbt_command"
+
+
+@dataclass(frozen=True)
+class DbtTarget:
+    """What differs between building on Postgres and on BigQuery."""
+
+    name: str  # the profile's target: postgres or bigquery
+    conn_id: str
+    assets: Callable[[], list[Asset]]  # the ingest DAGs' table Assets this DAG is scheduled on
+    profile_mapping: Callable[[str, Settings], Any]  # (conn_id, settings) -> a cosmos profile mapping
+    dbt_vars: dict[str, str] = field(default_factory=dict)  # templated at run time
+    env: dict[str, str] = field(default_factory=dict)  # templated at run time
+
+    @property
+    def dag_id(self) -> str:
+        return f"dbt_taxi_{self.name}"
+
+
+def _postgres_assets() -> list[Asset]:
+    from taxi_pipeline.postgres.tasks import table_asset
+
+    return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
+
+
+def _bigquery_assets() -> list[Asset]:
+    from taxi_pipeline.gcp.tasks import table_asset
+
+    return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
+
+
+def _postgres_profile(conn_id: str, settings: Settings) -> Any:
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    return PostgresUserPasswordProfileMapping(conn_id=conn_id, profile_args={"schema": settings.dbt_schema})
+
+
+def _bigquery_profile(conn_id: str, settings: Settings) -> Any:
+    from cosmos.profiles import GoogleCloudOauthProfileMapping
+
+    # The project and location are the gcp_* Variables, which parse time must not read: the tasks'
+    # env carries them (templated at run time) and dbt reads them in the profile.
+    return GoogleCloudOauthProfileMapping(conn_id=conn_id, profile_args={
+        "project": "{{ env_var('NY_TAXI_GCP_PROJECT') }}", "dataset": settings.dbt_schema,
+        "location": "{{ env_var('NY_TAXI_GCP_LOCATION') }}"})
+
+
+TARGETS: dict[str, DbtTarget] = {
+    "postgres": DbtTarget("postgres", POSTGRES_CONN_ID, _postgres_assets, _postgres_profile,
+                          dbt_vars={"raw_schema": "public"}),
+    "bigquery": DbtTarget("bigquery", GCP_CONN_ID, _bigquery_assets, _bigquery_profile,
+                          dbt_vars={"raw_schema": "{{ var.value.gcp_dataset }}"},
+                          env={"NY_TAXI_GCP_PROJECT": "{{ var.value.gcp_project_id }}",
+                               "NY_TAXI_GCP_LOCATION": "{{ var.value.gcp_location }}"}),
+}
+
+
+def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Settings | None = None) -> DAG:
+    from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    from taxi_pipeline.analytics.operators import DbtCommandLocalOperator
+
+    settings = settings or Settings.from_env()
+    target = TARGETS[target_name]
+    paths = settings.dbt_paths()
+    assets = target.assets()
+    profile = ProfileConfig(profile_name="taxi_rides_ny", target_name=target.name,
+                            profile_mapping=target.profile_mapping(target.conn_id, settings))
+    execution = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS,
+                                dbt_executable_path=str(paths.executable))
+    operator_args = {
+        "vars": target.dbt_vars, "env": target.env, "append_env": True, "install_deps": False,
+        "interceptors": [set_filenames_var], "emit_datasets": False,
+    }
+    with DbtDag(
+        dag_id=target.dag_id,
+        project_config=ProjectConfig(dbt_project_path=paths.project, manifest_path=paths.manifest,
+                                     project_name="taxi_rides_ny"),
+        profile_config=profile,
+        execution_config=execution,
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        operator_args={**operator_args, "full_refresh": "{{ params.full_refresh }}"},
+        schedule=AssetAny(*assets),
+        catchup=False,
+        max_active_runs=1,  # builds of the same models queue instead of racing on their tables
+        default_args={"retries": settings.retries, "retry_delay": settings.retry_delay},
+        params={
+            "dbt_command": Param("build", enum=list(DBT_COMMANDS), title="dbt command",
+                                 description="build: every model, one task each, with its tests; "
+                                             "anything else: that command once, for the whole project"),
+            "full_refresh": Param(False, type="boolean", title="Full refresh",
+                                  description="Rebuild the incremental models from scratch (build, run, seed)"),
+        },
+        tags=["dbt", target.name],
+        doc_md=doc_md,
+    ) as dag:
+        models = [t for t in dag.tasks if not t.upstream_task_ids]
+
+        @task.branch(task_id="choose_command")
+        def choose_command(params: dict[str, Any]) -> list[str]:
+            """build: the model graph; another command: the dbt_command task."""
+            if params["dbt_command"] == "build":
+                return [t.task_id for t in models]
+            return [COMMAND_TASK_ID]
+
+        command = DbtCommandLocalOperator(
+            task_id=COMMAND_TASK_ID, command="{{ params.dbt_command }}", project_dir=str(paths.project),
+            profile_config=profile, dbt_executable_path=str(paths.executable), invocation_mode=InvocationMode.SUBPROCESS,
+            **{**operator_args, "full_refresh": "{{ params.full_refresh }}"},
+        )
+        choose_command() >> [*models, command]
+    return dag
