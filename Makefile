@@ -16,6 +16,7 @@ SOURCE ?=
 
 help:
 	@echo "make run  [TAXI=green|yellow|all] [START=YYYY-MM] [END=YYYY-MM] [SOURCE=url-or-dir]"
+	@echo "make dbt  (seed, run, test the dbt models on what make run loaded; schema analytics)"
 	@echo "make test | make bench | make airflow-up | make lock | make pg-up | make pg-down | make clean"
 
 $(VENV)/.installed: requirements.txt
@@ -38,6 +39,41 @@ lock: | $(VENV)/.installed
 	$(UV) pip compile requirements.in requirements-dev.in --python-version 3.11 --no-header -o requirements-dev.txt
 	$(UV) pip compile requirements.in -c requirements-dev.txt --python-version 3.11 --no-header -o requirements.txt
 
+# ---- dbt (dbt/taxi_rides_ny), in its own virtualenv: its pins conflict with Airflow's ----
+DBT_VENV := .venv-dbt
+DBT := $(DBT_VENV)/bin/dbt
+DBT_PROJECT := dbt/taxi_rides_ny
+DBT_ENV := DBT_PROFILES_DIR=$(CURDIR)/$(DBT_PROJECT) DBT_SEND_ANONYMOUS_USAGE_STATS=false
+DBT_FILES := $(shell find $(DBT_PROJECT) \( -path '*/target' -o -path '*/logs' \) -prune -o -type f -print)
+.PHONY: venv-dbt dbt dbt-manifest dbt-sources lock-dbt
+
+$(DBT_VENV)/.installed: requirements-dbt.txt | $(VENV)/.installed
+	test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
+	$(UV) pip install -q --python $(DBT_VENV)/bin/python -r requirements-dbt.txt
+	touch $@
+
+venv-dbt: $(DBT_VENV)/.installed
+
+lock-dbt: | $(VENV)/.installed
+	$(UV) pip compile requirements-dbt.in --python-version 3.11 --no-header -o requirements-dbt.txt
+
+# The manifest cosmos renders the dbt DAGs from (LoadMode.DBT_MANIFEST): `dbt parse`, no database.
+$(DBT_PROJECT)/target/manifest.json: $(DBT_FILES) $(DBT_VENV)/.installed
+	cd $(DBT_PROJECT) && $(DBT_ENV) $(CURDIR)/$(DBT) parse --quiet
+	touch $@
+
+dbt-manifest: $(DBT_PROJECT)/target/manifest.json
+
+# The sources from specs.py (a test keeps the file current).
+dbt-sources: venv
+	PYTHONPATH=plugins $(PY) -m taxi_pipeline.analytics.sources
+
+# Seed, run and test the models against the local Postgres `make run` loaded (schema analytics).
+dbt: venv dbt-manifest
+	scripts/pg.sh start
+	cd $(DBT_PROJECT) && $(DBT_ENV) $(CURDIR)/$(DBT) build
+	@scripts/pg.sh psql -c "SELECT 'analytics.' || relname AS model, n_live_tup AS approx_rows FROM pg_stat_user_tables WHERE schemaname = 'analytics' ORDER BY 1"
+
 pg-up: venv
 	scripts/pg.sh start
 
@@ -50,7 +86,7 @@ run: venv
 	scripts/pg.sh start
 	$(PY) scripts/run_local.py --taxi "$(TAXI)" --start "$(START)" --end "$(END)" $(if $(SOURCE),--source "$(SOURCE)")
 
-test: venv-dev
+test: venv-dev dbt-manifest
 	$(PY) -m pytest
 
 clean: pg-down

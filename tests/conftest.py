@@ -31,6 +31,7 @@ os.environ.update(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no internet here; and no usage pings from tests
         # Failure tests must fail once, not wait through exponential backoff, nor for a month to
         # be published (wait_for_file: tests that wait set it back).
         "NY_TAXI_RETRIES": "0",
