@@ -10,6 +10,7 @@
 6. dagproc: see dag_processor.py.
 7. parquet: the same month as csv.gz and as TLC parquet, by our path; peak RSS on a 20M-row fhvhv month.
 8. quality: check_quality's queries on a loaded month: the provider's own (a scan per check) and ours.
+9. dbt: one month's incremental dbt build against a full rebuild on a >= 10M-row table (dbt_build.py).
 """
 
 from __future__ import annotations
@@ -256,7 +257,9 @@ def parse_case(reps: int) -> dict:
     (empty_dir / "empty_dag.py").write_text(_EMPTY_DAG)
     postgres_dir = Path(tempfile.mkdtemp(prefix="bench-postgres-dag-"))
     (postgres_dir / "postgres_taxi.py").write_text((ROOT / "dags" / "postgres_taxi.py").read_text())
-    folders = [("bundle", ROOT / "dags"), ("postgres", postgres_dir), ("empty", empty_dir)]
+    dbt_dir = Path(tempfile.mkdtemp(prefix="bench-dbt-dag-"))
+    (dbt_dir / "dbt_taxi.py").write_text((ROOT / "dags" / "dbt_taxi.py").read_text())
+    folders = [("bundle", ROOT / "dags"), ("postgres", postgres_dir), ("dbt", dbt_dir), ("empty", empty_dir)]
     samples = {name: Samples() for name, _ in folders}
     details = {}
     for rep in range(reps):

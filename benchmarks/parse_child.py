@@ -26,6 +26,7 @@ def main() -> None:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     })
     started = time.perf_counter()
     from airflow.dag_processing.dagbag import DagBag

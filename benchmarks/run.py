@@ -14,7 +14,8 @@ Settings (``make bench VAR=...`` or the environment):
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality | which cases run |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt | which cases run |
+| ``DBT_FILES`` | 10 | case dbt: files of ``ROWS`` rows in the raw table (10 x 1M: >= 10M rows) |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
 | ``BENCH_WORK`` | benchmarks/.work | generated files, the server's data, Airflow homes (two runs at once need two) |
 """
@@ -36,7 +37,7 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt")
 
 
 def _int(name: str, default: int) -> int:
@@ -151,6 +152,11 @@ def main() -> int:
         if "quality" in selected:
             say("case 8: check_quality's queries on a loaded month")
             results["quality"] = cases.quality_case(server, default_month[0], reps)
+        if "dbt" in selected:
+            from benchmarks.dbt_build import dbt_case
+
+            say("case 9: dbt, one month's incremental build against a full rebuild")
+            results["dbt"] = dbt_case(server, default_month[0], reps)
         if "parse" in selected:
             say("case 4: parse time")
             results["parse"] = cases.parse_case(reps)

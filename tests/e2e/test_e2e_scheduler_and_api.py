@@ -4,6 +4,9 @@ One Airflow (api-server, scheduler, dag-processor, LocalExecutor, Postgres metad
 whole module; the DAG window is narrowed to 2019-01..2019-03 through ``NY_TAXI_START_MONTH`` /
 ``NY_TAXI_END_MONTH`` and ``NY_TAXI_MAX_ACTIVE_RUNS=3`` lets the three months run at once.
 
+``dbt_taxi_postgres`` is unpaused before the catchup: the months landing (Asset events of the
+green table) trigger its builds, which must end with the models holding every loaded row.
+
 Alerts go to a real SMTP server on 127.0.0.1 (``NY_TAXI_ALERT=smtp``, with the success summary):
 the task callbacks run in the scheduler's worker processes, as in a deployment.
 
@@ -14,6 +17,7 @@ other DAGs (yellow, GCP) whose catchup would only compete for the two cores, and
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +34,7 @@ from tests.support.smtp_server import SmtpServer
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "postgres_taxi_green"
+DBT_DAG_ID = "dbt_taxi_postgres"
 # Different sizes per month, so a month loaded under another month's name cannot go unnoticed.
 MONTHS = {(2019, 1): 3_000, (2019, 2): 2_500, (2019, 3): 2_000}
 
@@ -83,6 +88,7 @@ class Catchup:
 def catchup(airflow: E2EAirflow) -> Catchup:
     """Unpause the DAG and wait (bounded) until the scheduler's catchup runs have finished."""
     assert airflow.runs(DAG_ID) == []
+    airflow.set_paused(DBT_DAG_ID, False)  # scheduled on the green table's Asset: each month landing triggers it
     started = time.monotonic()
     airflow.set_paused(DAG_ID, False)
     runs = airflow.wait_runs_done(DAG_ID, len(MONTHS), timeout=300, select=lambda r: r["run_type"] == "scheduled")
@@ -210,3 +216,33 @@ def test_api_trigger_with_month_13_is_refused_by_the_param_schema(airflow, catch
     assert status == 400
     assert "Invalid input for param month: 13 is greater than the maximum of 12" in body["detail"]
     assert len(airflow.runs(DAG_ID)) == runs_before  # no run was created
+
+
+def test_months_landing_trigger_dbt_builds_of_the_files_that_landed(airflow, catchup, release, db):
+    """The merge's Asset events (extra: the file, its inserted rows) trigger dbt_taxi_postgres; its
+    cosmos tasks rebuild the files the events name. Runs this module's other tests queued (the
+    manual re-load of 2019-02) are waited for too: at the end the models hold every loaded trip."""
+    def settled() -> list[dict] | None:
+        queued = airflow.api("GET", f"/dags/{DBT_DAG_ID}/assets/queuedEvents", expect=(200, 404))
+        runs = airflow.runs(DBT_DAG_ID)
+        done = runs and all(r["state"] in ("success", "failed") for r in runs)
+        return runs if done and not (queued or {}).get("queued_events") else None
+
+    runs = airflow.wait_for("the dbt builds", settled, timeout=600, every=5)
+    assert {r["run_type"] for r in runs} == {"asset_triggered"} and {r["state"] for r in runs} == {"success"}, runs
+    # The first build creates the tables (every row); each later one rebuilds the files its events named.
+    assert len(runs) >= 2, runs  # the manual re-load of 2019-02 above triggered one more at least
+    for run in runs[1:]:
+        log = json.loads(airflow.task_log(DBT_DAG_ID, run["dag_run_id"], "fact_trips_model_build"))
+        events = [e.get("event", "") for e in log]
+        [landed] = [e.removeprefix("files landed: ") for e in events if e.startswith("files landed: ")]
+        assert set(landed.split(", ")) <= set(expected_rows(release)), landed
+        rebuilt = f"fact_trips: rebuilding {len(landed.split(', '))} file(s): {landed}"
+        assert any(rebuilt in e for e in events), (rebuilt, events)
+    # After the last build, fact_trips holds each loaded trip once, and the mart counts them.
+    trips = dict(db.execute("SELECT filename, count(*) FROM analytics.fact_trips GROUP BY 1").fetchall())
+    distinct = dict(db.execute("SELECT filename, count(DISTINCT unique_row_id) FROM green_tripdata GROUP BY 1").fetchall())
+    assert trips == distinct and set(trips) == set(expected_rows(release))
+    revenue = dict(db.execute("SELECT filename, sum(total_monthly_trips) FROM analytics.dm_monthly_zone_revenue "
+                              "GROUP BY 1").fetchall())
+    assert revenue == distinct

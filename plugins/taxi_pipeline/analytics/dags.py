@@ -110,7 +110,10 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
                                      project_name="taxi_rides_ny"),
         profile_config=profile,
         execution_config=execution,
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        # emit_datasets off: cosmos's per-model Assets need the OpenLineage provider's URIs and warn
+        # at every task; downstream DAGs can schedule on this DAG's runs instead.
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+                                   emit_datasets=False),
         operator_args={**operator_args, "full_refresh": "{{ params.full_refresh }}"},
         schedule=AssetAny(*assets),
         catchup=False,
