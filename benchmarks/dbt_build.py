@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 from benchmarks.common import ROOT, WORK, Samples, say
 
