@@ -29,7 +29,28 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["gcp_setup"] + sorted(f"{t}_taxi_{taxi}" for t in ("gcp", "postgres") for taxi in SPECS)
+    assert sorted(dagbag.dag_ids) == sorted(
+        ["gcp_setup", "dbt_taxi_bigquery", "dbt_taxi_postgres"] + [f"{t}_taxi_{taxi}" for t in ("gcp", "postgres") for taxi in SPECS])
+
+
+@pytest.mark.parametrize("target", ["postgres", "gcp"])
+def test_dbt_dag_shape(dagbag, target):
+    """cosmos renders one build task per model and the seed, after choose_command; the DAG is
+    scheduled on the ingest DAGs' table Assets of the modelled types, and takes the dbt command."""
+    dag = dagbag.dags[f"dbt_taxi_{'bigquery' if target == 'gcp' else 'postgres'}"]
+    assets = {a.name for a in dag.timetable.asset_condition.objects}
+    assert assets == {EXPECTED_ASSETS[target].format(taxi=t) for t in ("green", "yellow", "fhv")}
+    models = {"stg_green_tripdata", "stg_yellow_tripdata", "stg_fhv_tripdata", "dim_zones", "fact_trips",
+              "fact_fhv_trips", "dm_monthly_zone_revenue"}
+    assert set(dag.task_ids) == {f"{m}_model_build" for m in models} | {"taxi_zone_lookup_seed_build", "choose_command",
+                                                                        "dbt_command"}
+    assert dag.get_task("fact_trips_model_build").upstream_task_ids == {
+        "stg_green_tripdata_model_build", "stg_yellow_tripdata_model_build", "dim_zones_model_build"}
+    assert dag.get_task("choose_command").downstream_task_ids == {
+        "stg_green_tripdata_model_build", "stg_yellow_tripdata_model_build", "stg_fhv_tripdata_model_build",
+        "taxi_zone_lookup_seed_build", "dbt_command"}
+    assert dag.params["dbt_command"] == "build" and "source freshness" in dag.params.get_param("dbt_command").schema["enum"]
+    assert dag.catchup is False and dag.max_active_runs == 1
 
 
 @pytest.mark.parametrize("target", ["postgres", "gcp"])

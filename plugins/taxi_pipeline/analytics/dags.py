@@ -104,10 +104,13 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
         "vars": target.dbt_vars, "env": target.env, "append_env": True, "install_deps": False,
         "interceptors": [set_filenames_var], "emit_datasets": False,
     }
+    project = ProjectConfig(dbt_project_path=paths.project, manifest_path=paths.manifest, project_name="taxi_rides_ny")
+    # cosmos wraps the manifest in an ObjectStoragePath, whose first open registers every provider's
+    # filesystems (the Google provider's hooks included: ~1 s, at each parse). It is a local file.
+    project.manifest_path = paths.manifest
     with DbtDag(
         dag_id=target.dag_id,
-        project_config=ProjectConfig(dbt_project_path=paths.project, manifest_path=paths.manifest,
-                                     project_name="taxi_rides_ny"),
+        project_config=project,
         profile_config=profile,
         execution_config=execution,
         # emit_datasets off: cosmos's per-model Assets need the OpenLineage provider's URIs and warn
