@@ -113,11 +113,15 @@ def _identifier(raw: str) -> str:
 
 
 def _path_or_default(raw: str) -> str:
-    return raw  # "" is the default; dbt_paths() says what is missing, when a dbt DAG needs it
+    # Absolute: a DAG file is parsed from other working directories (dag-processor, workers).
+    # Whether it exists is dbt_paths()'s to say, when a dbt DAG needs it.
+    if raw and not os.path.isabs(raw):
+        raise ValueError
+    return raw
 
 
 _identifier.accepts = "a lower-case SQL identifier (letters, digits, _)"  # type: ignore[attr-defined]
-_path_or_default.accepts = "a path"  # type: ignore[attr-defined]
+_path_or_default.accepts = "an absolute path, or empty for the default"  # type: ignore[attr-defined]
 _conn_id.accepts = "an Airflow connection id (letters, digits, _ . -) or empty"  # type: ignore[attr-defined]
 _addresses.accepts = "comma-separated e-mail addresses"  # type: ignore[attr-defined]
 _address.accepts = "one e-mail address"  # type: ignore[attr-defined]
