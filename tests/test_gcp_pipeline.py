@@ -8,6 +8,7 @@ and so do these assertions); deferrable mode is off (``NY_TAXI_GCP_DEFERRABLE`` 
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -243,3 +244,40 @@ def test_each_load_writes_its_audit_row_and_a_failed_check_fails_the_run(gcp_emu
     assert '"verdict":"fail"' in row["verdicts"]
     assert ("green_tripdata_2020-09.csv: 1 quality check(s) failed (the rows stay loaded): negative_total_amount: "
             in capfd.readouterr().out)
+
+
+def test_the_dbt_models_build_on_the_bigquery_emulator(gcp_emulators, lake, source, gcp_months, bq, tmp_path):
+    """dbt-bigquery's own SQL on the emulator (profile target bigquery_emulator): the models build
+    on the GCP DAGs' tables, equal the raw rows, and a month's rebuild (merge) changes nothing."""
+    import json
+    import subprocess
+
+    for month in (2, 3):
+        assert str(run_gcp_month("green", 2020, month).state) == "success"
+    project = ROOT / "dbt" / "taxi_rides_ny"
+    env = {**os.environ, "DBT_PROFILES_DIR": str(project), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+    def dbt(*args: str) -> str:
+        done = subprocess.run([str(ROOT / ".venv-dbt" / "bin" / "dbt"), *args, "--target", "bigquery_emulator",
+                               "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+                              cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-4000:]
+        return done.stdout
+
+    def table(sql: str) -> dict:
+        return {tuple(row.values())[0]: tuple(row.values())[1:] for row in bq.query(sql).result()}
+
+    dbt("build", "--vars", "{raw_schema: ny_taxi}")
+    raw = table("SELECT filename, COUNT(DISTINCT unique_row_id) FROM `ny-taxi-local.ny_taxi.green_tripdata` GROUP BY 1")
+    facts = table("SELECT filename, COUNT(*) FROM `ny-taxi-local.analytics.fact_trips` WHERE service_type = 'Green' GROUP BY 1")
+    assert facts == raw and GREEN.filename(2020, 3) in facts
+    revenue = table("SELECT filename, SUM(total_monthly_trips) FROM `ny-taxi-local.analytics.dm_monthly_zone_revenue` "
+                    "WHERE service_type = 'Green' GROUP BY 1")
+    assert revenue == raw
+    before = table("SELECT filename, COUNT(*), SUM(total_amount) FROM `ny-taxi-local.analytics.fact_trips` GROUP BY 1")
+    out = dbt("run", "--select", "fact_trips", "dm_monthly_zone_revenue", "--vars",
+              f"{{raw_schema: ny_taxi, filenames: {GREEN.filename(2020, 2)}}}")
+    assert f"fact_trips: rebuilding 1 file(s): {GREEN.filename(2020, 2)}" in out
+    assert table("SELECT filename, COUNT(*), SUM(total_amount) FROM `ny-taxi-local.analytics.fact_trips` GROUP BY 1") == before
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert {r["status"] for r in results} == {"success"}

@@ -27,13 +27,14 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- The first day of the month a file is of, from its name: `green_tripdata_2021-01.csv` -> 2021-01-01. -#}
+{#- The first day of the month a file is of, from its name: `green_tripdata_2021-01.csv` -> 2021-01-01
+    (the name's one YYYY-MM; no capture group: the BigQuery emulator returns the whole match). -#}
 {% macro file_month(filename) %}{{ return(adapter.dispatch('file_month')(filename)) }}{% endmacro %}
 
 {% macro default__file_month(filename) -%}
-    to_date(substring({{ filename }} from '(\d{4}-\d{2})\.csv$'), 'YYYY-MM')
+    to_date(substring({{ filename }} from '\d{4}-\d{2}'), 'YYYY-MM')
 {%- endmacro %}
 
 {% macro bigquery__file_month(filename) -%}
-    parse_date('%Y-%m', regexp_extract({{ filename }}, r'(\d{4}-\d{2})\.csv$'))
+    parse_date('%Y-%m', regexp_extract({{ filename }}, r'\d{4}-\d{2}'))
 {%- endmacro %}
