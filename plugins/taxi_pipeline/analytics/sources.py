@@ -30,7 +30,7 @@ def _column(name: str, postgres_type: str, bigquery_type: str, description: str)
     column: dict[str, Any] = {"name": name}
     if description:
         column["description"] = description
-    column["meta"] = {"postgres_type": postgres_type, "bigquery_type": bigquery_type}
+    column["config"] = {"meta": {"postgres_type": postgres_type, "bigquery_type": bigquery_type}}
     return column
 
 
@@ -38,8 +38,8 @@ def _table(spec: TaxiSpec) -> dict[str, Any]:
     return {
         "name": spec.table,
         "description": f"{spec.taxi} trips as the ingest DAGs load them: one partition (Postgres) per monthly file.",
-        "meta": {"service_type": spec.taxi.capitalize(), "pickup_column": spec.pickup_column,
-                 "dropoff_column": spec.dropoff_column},
+        "config": {"meta": {"service_type": spec.taxi.capitalize(), "pickup_column": spec.pickup_column,
+                            "dropoff_column": spec.dropoff_column}},
         "columns": [
             _column("unique_row_id", "text", "STRING", "The course's md5 of the trip's hashed fields."),
             _column("filename", "text", "STRING", "The monthly file the row came from."),
