@@ -31,8 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("airflow_db")]
 PROJECT = ROOT / "dbt" / "taxi_rides_ny"
 DBT = ROOT / ".venv-dbt" / "bin" / "dbt"
 # Months no other test writes into the session's release directory (tests share it).
-FIRST = {("green", 2021, 6): 3_000, ("green", 2021, 7): 2_500, ("yellow", 2021, 6): 4_000}
-LATER = ("yellow", 2021, 7)
+FIRST = {("green", 2019, 9): 3_000, ("green", 2019, 10): 2_500, ("yellow", 2019, 9): 4_000}
+LATER = ("yellow", 2019, 10)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_models_equal_the_raw_tables_and_a_new_month_rebuilds_only_itself(taxi_d
     assert fingerprint(taxi_db) == built
 
     # The var an Asset-triggered run passes: that file's slice is replaced by the same rows.
-    green = fake_tlc_filename(("green", 2021, 6))
+    green = fake_tlc_filename(("green", 2019, 9))
     fourth = dbt("run", "--select", "fact_trips", "dm_monthly_zone_revenue", "--vars", f"{{filenames: {green}}}")
     assert f"fact_trips: rebuilding 1 file(s): {green}" in fourth.stdout
     assert fingerprint(taxi_db) == built
@@ -182,7 +182,7 @@ def fake_tlc_filename(key: tuple[str, int, int]) -> str:
 
 
 def test_a_type_never_loaded_builds_empty(taxi_db, source, months, dbt):
-    load(("green", 2021, 6))
+    load(("green", 2019, 9))
     done = dbt("build", "--select", "+fact_trips", "--indirect-selection", "cautious")
     assert "yellow_tripdata: not loaded yet, read as empty" in done.stdout
     assert taxi_db.execute("SELECT count(DISTINCT service_type) FROM analytics.fact_trips").fetchone()[0] == 1
@@ -193,10 +193,10 @@ def test_a_failing_dbt_test_fails_its_task_naming_the_test(taxi_db, source, mont
     fact_trips's task; the run says which test failed, and what depends on it does not run."""
     from taxi_pipeline.analytics.dags import build_dbt_dag
 
-    load(("green", 2021, 6))
+    load(("green", 2019, 9))
     taxi_db.execute("INSERT INTO public.green_tripdata (unique_row_id, filename, vendorid, lpep_pickup_datetime, "
                     "lpep_dropoff_datetime, pulocationid, dolocationid, payment_type, total_amount) VALUES "
-                    "('not-a-real-id', 'green_tripdata_2021-06.csv', '2', '2021-06-03 10:00', '2021-06-03 10:10', '7', '8', 9, 12.5)")
+                    "('not-a-real-id', 'green_tripdata_2019-09.csv', '2', '2019-09-03 10:00', '2019-09-03 10:10', '7', '8', 9, 12.5)")
     dag = build_dbt_dag("postgres")
     run = dag.test(logical_date=datetime(2021, 7, 1, tzinfo=timezone.utc), run_conf={"full_refresh": True})
     states = task_states(run)
