@@ -6,7 +6,8 @@ dbt (its own virtualenv, as cosmos runs it) builds the models.
 * one more month rebuilds that file only (what dbt logs and reports in run_results.json);
 * a re-load plus a rebuild changes nothing;
 * a failing dbt test fails its cosmos task, naming the test;
-* the sources file is the one specs.py renders; the BigQuery target compiles.
+* the sources file is the one specs.py renders; the project parses for the BigQuery target (its
+  build on the emulator is in test_gcp_pipeline.py).
 """
 
 from __future__ import annotations
@@ -207,8 +208,8 @@ def test_a_failing_dbt_test_fails_its_task_naming_the_test(taxi_db, source, mont
     assert "Failure in test accepted_values_fact_trips_payment_type" in out.out + out.err + caplog.text
 
 
-def test_the_bigquery_target_compiles(tmp_path: Path):
-    """No BigQuery here and the emulator does not run dbt-bigquery: the models compile for it, offline."""
+def test_the_bigquery_target_parses_with_its_strategy(tmp_path: Path):
+    """Offline, no emulator: the bigquery target's config (merge, partitioned by file_month)."""
     env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     done = subprocess.run([str(DBT), "parse", "--target", "bigquery", "--target-path", str(tmp_path)], cwd=PROJECT, env=env,
                           capture_output=True, text=True)
