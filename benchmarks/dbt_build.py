@@ -21,6 +21,7 @@ import subprocess
 import time
 
 from benchmarks.common import ROOT, WORK, Samples, say
+from taxi_pipeline.audit import AUDIT_COLUMNS
 
 PROJECT = ROOT / "dbt" / "taxi_rides_ny"
 DBT = ROOT / ".venv-dbt" / "bin" / "dbt"
@@ -58,9 +59,10 @@ def _copy_file(server, source_filename: str, filename: str) -> None:
         """.replace("{filename}", filename))
 
 
-_AUDIT = ("dag_id, run_id, try_number, taxi, month, filename, source_url, compressed_bytes, sha256, rows_in_file, "
-          "inserted_rows, skipped_rows, placement, started_at, finished_at, seconds")
-_AUDIT_COPY = _AUDIT.replace("filename,", "'{filename}',").replace("finished_at,", "clock_timestamp(),")
+# The audit row of the copy: the source file's, as another file that finished loading now.
+_AUDIT = ", ".join(c.name for c in AUDIT_COLUMNS)
+_AUDIT_COPY = ", ".join({"filename": "'{filename}'", "finished_at": "clock_timestamp()"}.get(c.name, c.name)
+                        for c in AUDIT_COLUMNS)
 
 
 def dbt_case(server, month, reps: int) -> dict:

@@ -6,16 +6,25 @@
     rows finished after the newest load this model holds (the audit table; `source_loaded_at`
     is indexed, so finding that is not a scan). -#}
 
-{% macro filenames_to_rebuild(taxis) %}
+{#- The var `filenames` as a list (each one checked to be a monthly filename), or none when unset. -#}
+{% macro given_filenames() %}
     {%- set given = var('filenames') -%}
+    {%- if given is none -%}{{ return(none) }}{%- endif -%}
+    {%- set names = [] -%}
+    {%- for name in (given | string).split(',') | map('trim') | reject('equalto', '') -%}
+        {%- if not modules.re.fullmatch('[a-z]+_tripdata_[0-9]{4}-[0-9]{2}\.csv', name) -%}
+            {{ exceptions.raise_compiler_error("var filenames: " ~ name ~ " is not a monthly filename like green_tripdata_2021-01.csv") }}
+        {%- endif -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+{% macro filenames_to_rebuild(taxis) %}
+    {%- set given = given_filenames() -%}
     {%- if given is not none -%}
         {%- set names = [] -%}
-        {%- for name in (given | string).split(',') | map('trim') | reject('equalto', '') -%}
-            {%- if not modules.re.fullmatch('[a-z]+_tripdata_[0-9]{4}-[0-9]{2}\.csv', name) -%}
-                {{ exceptions.raise_compiler_error("var filenames: " ~ name ~ " is not a monthly filename like green_tripdata_2021-01.csv") }}
-            {%- endif -%}
-            {%- if name.split('_')[0] in taxis -%}{%- do names.append(name) -%}{%- endif -%}
-        {%- endfor -%}
+        {%- for name in given if name.split('_')[0] in taxis -%}{%- do names.append(name) -%}{%- endfor -%}
         {{ return(names) }}
     {%- endif -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
@@ -60,8 +69,8 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where == 'rebuilt_files' -%}
-        {%- set given = var('filenames') -%}
-        {%- set where = filename_in(filenames_to_rebuild(['green', 'yellow', 'fhv'])) if given is not none else none -%}
+        {%- set given = given_filenames() -%}
+        {%- set where = filename_in(given) if given is not none else none -%}
     {%- endif -%}
     {%- if where -%}
         {%- do return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") -%}

@@ -1,8 +1,13 @@
 {#- The raw tables, as the staging models read them. -#}
 
-{#- A raw table's declared columns ({lower-case name: column}), from _sources.yml; {} while parsing. -#}
+{#- A raw table's node in _sources.yml (its columns, its meta); none while parsing. -#}
+{% macro raw_source_node(table) %}
+    {{ return(graph.sources.get('source.' ~ project_name ~ '.raw.' ~ table) if execute else none) }}
+{% endmacro %}
+
+{#- A raw table's declared columns ({lower-case name: column}); {} while parsing. -#}
 {% macro declared_columns(table) %}
-    {%- set node = graph.sources.get('source.' ~ project_name ~ '.raw.' ~ table) if execute else none -%}
+    {%- set node = raw_source_node(table) -%}
     {%- set columns = {} -%}
     {%- for column in (node.columns.values() if node else []) -%}
         {%- do columns.update({column.name | lower: column}) -%}

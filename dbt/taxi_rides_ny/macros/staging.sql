@@ -8,7 +8,7 @@
 {% macro stg_taxi_trips(taxi) %}
 {%- set table = taxi ~ '_tripdata' -%}
 {%- set declared = declared_columns(table) -%}
-{%- set node = graph.sources.get('source.' ~ project_name ~ '.raw.' ~ table) if execute else none -%}
+{%- set node = raw_source_node(table) -%}
 {%- set pickup = node.meta.pickup_column | lower if node else 'pickup' -%}
 {%- set dropoff = node.meta.dropoff_column | lower if node else 'dropoff' -%}
 {%- set numeric = dbt.type_numeric() -%}

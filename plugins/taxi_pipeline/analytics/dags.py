@@ -14,6 +14,7 @@ whole project, in the task ``dbt_command``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ class DbtTarget:
 
     name: str  # the profile's target: postgres or bigquery
     conn_id: str
-    assets: Callable[[], list[Asset]]  # the ingest DAGs' table Assets this DAG is scheduled on
+    ingest_package: str  # taxi_pipeline.<package>.tasks.table_asset: the ingest DAGs' Assets it is scheduled on
     profile_mapping: Callable[[str, Settings], Any]  # (conn_id, settings) -> a cosmos profile mapping
     dbt_vars: dict[str, str] = field(default_factory=dict)  # templated at run time
     env: dict[str, str] = field(default_factory=dict)  # templated at run time
@@ -44,17 +45,10 @@ class DbtTarget:
     def dag_id(self) -> str:
         return f"dbt_taxi_{self.name}"
 
-
-def _postgres_assets() -> list[Asset]:
-    from taxi_pipeline.postgres.tasks import table_asset
-
-    return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
-
-
-def _bigquery_assets() -> list[Asset]:
-    from taxi_pipeline.gcp.tasks import table_asset
-
-    return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
+    def assets(self) -> list[Asset]:
+        """The table Assets of the modelled types, as the ingest target's merge task emits them."""
+        table_asset = importlib.import_module(f"taxi_pipeline.{self.ingest_package}.tasks").table_asset
+        return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
 
 
 def _postgres_profile(conn_id: str, settings: Settings) -> Any:
@@ -74,9 +68,9 @@ def _bigquery_profile(conn_id: str, settings: Settings) -> Any:
 
 
 TARGETS: dict[str, DbtTarget] = {
-    "postgres": DbtTarget("postgres", POSTGRES_CONN_ID, _postgres_assets, _postgres_profile,
+    "postgres": DbtTarget("postgres", POSTGRES_CONN_ID, "postgres", _postgres_profile,
                           dbt_vars={"raw_schema": "public"}),
-    "bigquery": DbtTarget("bigquery", GCP_CONN_ID, _bigquery_assets, _bigquery_profile,
+    "bigquery": DbtTarget("bigquery", GCP_CONN_ID, "gcp", _bigquery_profile,
                           dbt_vars={"raw_schema": "{{ var.value.gcp_dataset }}"},
                           env={"NY_TAXI_GCP_PROJECT": "{{ var.value.gcp_project_id }}",
                                "NY_TAXI_GCP_LOCATION": "{{ var.value.gcp_location }}"}),
@@ -102,7 +96,7 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
                                 test_indirect_selection=TestIndirectSelection.BUILDABLE)
     operator_args = {
         "vars": target.dbt_vars, "env": target.env, "append_env": True, "install_deps": False,
-        "interceptors": [set_filenames_var], "emit_datasets": False,
+        "interceptors": [set_filenames_var], "emit_datasets": False, "full_refresh": "{{ params.full_refresh }}",
     }
     project = ProjectConfig(dbt_project_path=paths.project, manifest_path=paths.manifest, project_name="taxi_rides_ny")
     # cosmos wraps the manifest in an ObjectStoragePath, whose first open registers every provider's
@@ -117,7 +111,7 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
         # at every task; downstream DAGs can schedule on this DAG's runs instead.
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
                                    emit_datasets=False),
-        operator_args={**operator_args, "full_refresh": "{{ params.full_refresh }}"},
+        operator_args=operator_args,
         schedule=AssetAny(*assets),
         catchup=False,
         max_active_runs=1,  # builds of the same models queue instead of racing on their tables
@@ -144,7 +138,7 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
         command = DbtCommandLocalOperator(
             task_id=COMMAND_TASK_ID, command="{{ params.dbt_command }}", project_dir=str(paths.project),
             profile_config=profile, dbt_executable_path=str(paths.executable), invocation_mode=InvocationMode.SUBPROCESS,
-            **{**operator_args, "full_refresh": "{{ params.full_refresh }}"},
+            **operator_args,
         )
         choose_command() >> [*models, command]
     return dag
