@@ -17,7 +17,8 @@ SOURCE ?=
 help:
 	@echo "make run  [TAXI=green|yellow|all] [START=YYYY-MM] [END=YYYY-MM] [SOURCE=url-or-dir]"
 	@echo "make dbt  (seed, run, test the dbt models on what make run loaded; schema analytics)"
-	@echo "make test | make bench | make airflow-up | make lock | make pg-up | make pg-down | make clean"
+	@echo "make backfill [TAXI=...] START=YYYY-MM END=YYYY-MM [REPROCESS=none|failed|completed]  (airflow backfill create on the local Airflow)"
+	@echo "make test | make bench | make airflow-up | make screenshots | make lock | make pg-up | make pg-down | make clean"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -110,6 +111,21 @@ run-airflow: venv
 	NY_TAXI_START_MONTH=$(START) NY_TAXI_END_MONTH=$(END) \
 	$(if $(SOURCE),AIRFLOW_VAR_NY_TAXI_SOURCE="$(if $(findstring ://,$(SOURCE)),$(SOURCE),$(abspath $(SOURCE)))") \
 	$(PY) scripts/airflow_local.py run --taxi $(TAXI)
+
+# `airflow backfill create` over START..END for TAXI's Postgres DAGs, on the local Airflow (re)started
+# with START..END as its window; waits, prints the runs and rows per file. REPROCESS=none|failed|completed
+# (months that already have a run), MAX_ACTIVE_RUNS (2).
+.PHONY: backfill
+backfill: venv
+	$(if $(SOURCE),AIRFLOW_VAR_NY_TAXI_SOURCE="$(if $(findstring ://,$(SOURCE)),$(SOURCE),$(abspath $(SOURCE)))") \
+	$(PY) scripts/airflow_local.py backfill --taxi $(TAXI) --start $(START) --end $(END) \
+	    --reprocess $(or $(REPROCESS),none) --max-active-runs $(or $(MAX_ACTIVE_RUNS),2)
+
+# The README's pictures (docs/ui/*.png) from a real run: its own Postgres, Airflow and fixture months,
+# driven by headless chromium (apt-get install chromium chromium-driver). scripts/screenshots.py.
+.PHONY: screenshots
+screenshots: venv-dev dbt-manifest
+	$(PY) scripts/screenshots.py
 
 airflow-status:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/airflow_local.py status

@@ -420,45 +420,84 @@ class LocalAirflow:
                 paused.append(dag["dag_id"])
         return paused
 
-    def run(self, taxis: list[str], say=print) -> int:
-        """(Re)start with this environment's window, let the scheduler catch up the chosen taxi
-        types' Postgres DAGs (the others paused), wait for every run, print them and the rows per
-        file. Airflow keeps running afterwards. Returns 1 if a run failed."""
-        selected = [f"postgres_taxi_{taxi}" for taxi in taxis]
+    def _restart_with(self, selected: list[str], say, *, paused: bool = False) -> None:
+        """(Re)start with this environment's window and source, the ``selected`` project DAGs
+        unpaused (``paused``: every project DAG paused) and the others paused."""
         if self.pids():
             say(f"restarting, so the window and source apply: stopped {', '.join(self.stop())}")
 
         def choose() -> None:
             token = self.token()
             for dag_id in PROJECT_DAGS:
-                self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": dag_id not in selected}, token=token)
-            say(f"unpaused {', '.join(selected)}; paused {', '.join(set(PROJECT_DAGS) - set(selected)) or 'nothing'}")
+                self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused or dag_id not in selected}, token=token)
+            if not paused:
+                say(f"unpaused {', '.join(selected)}; paused {', '.join(set(PROJECT_DAGS) - set(selected)) or 'nothing'}")
 
         self.up(say, before_scheduler=choose)
+
+    def run(self, taxis: list[str], say=print) -> int:
+        """(Re)start with this environment's window, let the scheduler catch up the chosen taxi
+        types' Postgres DAGs (the others paused), wait for every run, print them and the rows per
+        file. Airflow keeps running afterwards. Returns 1 if a run failed."""
+        selected = [f"postgres_taxi_{taxi}" for taxi in taxis]
+        self._restart_with(selected, say)
         env = self.airflow_env()
-        first, after = _window_bounds(env.get("NY_TAXI_START_MONTH") or "2019-01", env.get("NY_TAXI_END_MONTH") or "2021-07")
+        window = _window_bounds(env.get("NY_TAXI_START_MONTH") or "2019-01", env.get("NY_TAXI_END_MONTH") or "2021-07")
+        return self._wait_and_report(selected, taxis, window, say, catchup=True)
+
+    def backfill(self, taxis: list[str], start: str, end: str, *, reprocess: str = "none",
+                 max_active_runs: int = 2, say=print) -> int:
+        """``airflow backfill create`` over ``start``..``end`` (YYYY-MM, inclusive) for the taxi
+        types' Postgres DAGs, on an Airflow (re)started with that range as its window: catchup
+        then finds every month taken by the backfill and adds no run of its own. Waits, prints the
+        runs and the rows per file; Airflow keeps running. Returns 1 if a run failed."""
+        selected = [f"postgres_taxi_{taxi}" for taxi in taxis]
+        self.s.overrides = {**self.s.overrides, "NY_TAXI_START_MONTH": start, "NY_TAXI_END_MONTH": end}
+        self._restart_with(selected, say, paused=True)  # a backfill is created on a paused DAG, then unpaused
+        window = _window_bounds(start, end)
+        first = window[0]
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        for dag_id in selected:
+            argv = [airflow, "backfill", "create", "--dag-id", dag_id, "--from-date", first[:10],
+                    "--to-date", _last_day(end), "--reprocess-behavior", reprocess,
+                    "--max-active-runs", str(max_active_runs)]
+            say("$ " + " ".join(["airflow", *argv[1:]]))
+            done = subprocess.run(argv, env=self.airflow_env(), capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                say(f"airflow backfill create failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+                return 1
+            say(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "backfill created")
+            self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=self.token())
+        return self._wait_and_report(selected, taxis, window, say, catchup=False)
+
+    def _wait_and_report(self, selected: list[str], taxis: list[str], window: tuple[str, str], say,
+                         *, catchup: bool) -> int:
+        """Wait until every run of ``selected`` in ``window`` has finished (``catchup``: and the
+        scheduler has none left to create), print each and the rows per file."""
+        first, after = window
         token, deadline, last_note = self.token(), time.monotonic() + _env_int("AIRFLOW_LOCAL_RUN_TIMEOUT", 4 * 3600), 0.0
         while True:
             runs, pending = {}, 0
             for dag_id in selected:
-                _, dag = self.request("GET", f"/api/v2/dags/{dag_id}", token=token)
                 query = f"logical_date_gte={first}&logical_date_lt={after}&order_by=logical_date&limit=1000"
                 _, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}", token=token)
                 runs[dag_id] = body.get("dag_runs", [])
-                pending += (dag.get("next_dagrun_logical_date") is not None) + sum(
-                    r["state"] not in ("success", "failed") for r in runs[dag_id]
-                )
+                pending += sum(r["state"] not in ("success", "failed") for r in runs[dag_id])
+                if catchup:
+                    _, dag = self.request("GET", f"/api/v2/dags/{dag_id}", token=token)
+                    pending += dag.get("next_dagrun_logical_date") is not None
             if not pending:
                 break
             if time.monotonic() > deadline:
-                say("timed out waiting for the catchup (AIRFLOW_LOCAL_RUN_TIMEOUT); Airflow keeps running")
+                say("timed out waiting for the runs (AIRFLOW_LOCAL_RUN_TIMEOUT); Airflow keeps running")
                 return 1
             if time.monotonic() - last_note >= 30:
                 done = sum(r["state"] in ("success", "failed") for rs in runs.values() for r in rs)
-                say(f"catching up: {done} runs finished, {pending} to go")
+                say(f"{'catching up' if catchup else 'backfilling'}: {done} runs finished, {pending} to go")
                 last_note = time.monotonic()
             time.sleep(2)
         failed = []
+        env = self.airflow_env()
         for dag_id, dag_runs in runs.items():
             for r in dag_runs:
                 took = _seconds(r["start_date"], r["end_date"])
@@ -499,6 +538,14 @@ def _window_bounds(first: str, last: str) -> tuple[str, str]:
     year, month = (int(x) for x in last.split("-"))
     after = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
     return f"{first}-01T00:00:00Z", f"{after}-01T00:00:00Z"
+
+
+def _last_day(month: str) -> str:
+    """``YYYY-MM`` -> its last day, ``YYYY-MM-DD`` (a backfill's inclusive ``--to-date``)."""
+    import calendar
+
+    year, number = (int(x) for x in month.split("-"))
+    return f"{month}-{calendar.monthrange(year, number)[1]:02d}"
 
 
 def _seconds(start: str | None, end: str | None) -> float:
@@ -554,11 +601,24 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
+def _checked_month(text: str | None, name: str) -> str:
+    import re
+
+    if not text or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise SystemExit(f"airflow_local: {name} must be a month YYYY-MM, got {text!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "run"])
+    parser.add_argument("command", choices=["up", "down", "status", "run", "backfill"])
     parser.add_argument("--triggerer", action="store_true", help="also start the triggerer (deferrable tasks)")
-    parser.add_argument("--taxi", default="all", choices=["green", "yellow", "all"], help="`run`: which DAGs catch up")
+    parser.add_argument("--taxi", default="all", choices=["green", "yellow", "all"], help="`run`/`backfill`: which DAGs")
+    parser.add_argument("--start", help="`backfill`: first month, YYYY-MM")
+    parser.add_argument("--end", help="`backfill`: last month, YYYY-MM (inclusive)")
+    parser.add_argument("--reprocess", default="none", choices=["none", "failed", "completed"],
+                        help="`backfill`: months that already have a run: skip (none), re-run failed ones, or all")
+    parser.add_argument("--max-active-runs", type=int, default=2, help="`backfill`: months at once (Airflow's default is 10)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     settings.triggerer = args.triggerer
@@ -577,9 +637,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"health: {json.dumps(health) if health else 'api-server not answering'}")
         return 0 if airflow.is_healthy(health, settings.triggerer) else 1
 
+    taxis = ["green", "yellow"] if args.taxi == "all" else [args.taxi]
+    if args.command == "backfill":
+        months = [_checked_month(args.start, "START"), _checked_month(args.end, "END")]
+        if months[0] > months[1]:
+            raise SystemExit(f"airflow_local: START {args.start} is after END {args.end}")
+        try:
+            code = airflow.backfill(taxis, *months, reprocess=args.reprocess, max_active_runs=args.max_active_runs)
+        except (StartupError, subprocess.TimeoutExpired) as exc:
+            print(f"airflow_local: {exc}", file=sys.stderr)
+            return 1
+        print(f"\nAirflow keeps running: UI {settings.base_url} (login {settings.user} / {settings.password}); "
+              "`make airflow-down` stops it")
+        return code
     if args.command == "run":
         try:
-            code = airflow.run(["green", "yellow"] if args.taxi == "all" else [args.taxi])
+            code = airflow.run(taxis)
         except (StartupError, subprocess.TimeoutExpired) as exc:
             print(f"airflow_local: {exc}", file=sys.stderr)
             return 1

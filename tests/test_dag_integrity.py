@@ -65,12 +65,16 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert str(dag.timetable._timezone) in ("UTC", "Timezone('UTC')")
     assert dag.catchup is True
     assert dag.start_date == datetime(2019, 1, 1, tzinfo=timezone.utc)
-    assert dag.end_date == datetime(2021, 7, 31, 23, 59, 59, tzinfo=timezone.utc)
+    # The window ends in the timetable, not in end_date: a manual run dated "now" keeps its tasks.
+    assert dag.end_date is None and all(t.end_date is None for t in dag.tasks)
+    assert dag.timetable.last_run == datetime(2021, 7, 31, 23, 59, 59, tzinfo=timezone.utc)
     assert set(dag.tags) == {"ny_taxi", target, taxi}
     assert dag.max_active_runs == 2
     assert dag.doc_md and "hash-merge" in dag.doc_md
     assert sorted(dag.params.keys()) == ["month", "source", "year"]
-    assert dag.params.get_param("month").schema["maximum"] == 12
+    month = dag.params.get_param("month")
+    assert (month.schema["exclusiveMinimum"], month.schema["exclusiveMaximum"]) == (0, 13)  # no UI clamping
+    assert (dag.params["year"], dag.params["month"]) == (2021, 7)  # the form: the window's last month
     assert dag.default_args["owner"] == "ny-taxi"
     assert dag.default_args["retry_exponential_backoff"] is True
     assert dag.default_args["retry_delay"] == timedelta(seconds=30)
@@ -148,18 +152,15 @@ def test_window_and_runs_override_from_environment(monkeypatch):
     monkeypatch.setenv("NY_TAXI_MAX_ACTIVE_RUNS", "4")
     dag = build_taxi_dag("postgres", "yellow")
     assert dag.start_date == datetime(2020, 11, 1, tzinfo=timezone.utc)
-    assert dag.end_date == datetime(2021, 2, 28, 23, 59, 59, tzinfo=timezone.utc)
+    assert dag.end_date is None and dag.timetable.last_run == datetime(2021, 2, 28, 23, 59, 59, tzinfo=timezone.utc)
     assert dag.max_active_runs == 4
-    # The runs the scheduler creates: one per month, on the 1st at the spec's hour.
-    from airflow.timetables.base import DataInterval, TimeRestriction
+    # The runs the scheduler creates, from the DAG as the scheduler sees it (serialized and back,
+    # through the plugin's timetable registration): one per month, on the 1st at the spec's hour.
+    from airflow.serialization.serialized_objects import DagSerialization
 
-    restriction = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
-    info, dates = None, []
-    while True:
-        info = dag.timetable.next_dagrun_info(last_automated_data_interval=info and DataInterval.exact(info.logical_date), restriction=restriction)
-        if info is None:
-            break
-        dates.append(info.logical_date)
+    scheduled = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert scheduled.timetable == dag.timetable
+    dates = [info.logical_date for info in scheduled.iter_dagrun_infos_between(None, datetime(2030, 1, 1, tzinfo=timezone.utc))]
     assert dates == [
         datetime(2020, 11, 1, 10, tzinfo=timezone.utc),
         datetime(2020, 12, 1, 10, tzinfo=timezone.utc),

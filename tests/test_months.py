@@ -38,6 +38,21 @@ def test_params_win_over_logical_date():
     assert resolve_month({"year": "2020", "month": "3"}, None, WINDOW) == (Month(2020, 3), "params")
 
 
+def test_a_manual_run_that_asks_for_nothing_loads_the_latest_month():
+    """The first click: no conf month and no logical date is the window's last month, not an error."""
+    assert resolve_month({}, None, WINDOW) == (WINDOW.last, "latest")
+    assert resolve_month({"year": None, "month": None, "source": None}, None, WINDOW) == (WINDOW.last, "latest")
+
+
+@pytest.mark.parametrize("run_type", ["scheduled", "backfill"])
+def test_scheduled_and_backfill_runs_load_their_logical_date_whatever_the_conf(run_type):
+    """The backfill dialog sends the form's pre-filled Year/Month to every run of its range."""
+    conf = {"year": 2021, "month": 7}
+    assert resolve_month(conf, utc(2019, 3, 1), WINDOW, run_type=run_type) == (Month(2019, 3), "logical date")
+    with pytest.raises(ParamError, match="logical date: 2021-08 is outside"):
+        resolve_month(conf, utc(2021, 8, 1), WINDOW, run_type=run_type)
+
+
 @pytest.mark.parametrize(
     "params,logical_date,named",
     [
@@ -49,7 +64,6 @@ def test_params_win_over_logical_date():
         ({"year": 2020, "month": "1; DROP TABLE green_tripdata"}, None, "'month'"),
         ({"year": 2020}, None, "'month'"),
         ({"month": 5}, utc(2019, 1, 1), "'year'"),
-        ({}, None, "'year' and 'month' are required"),
         ({"year": 2018, "month": 12}, None, "year/month: 2018-12 is outside"),
         ({"year": 2021, "month": 8}, None, "year/month: 2021-08 is outside"),
         ({}, utc(2021, 8, 1, 9), "logical date: 2021-08 is outside"),

@@ -177,7 +177,6 @@ def test_manual_trigger_with_params_and_no_logical_date(db, source, months):
         ({"year": 2018, "month": 12}, "2018-12 is outside"),
         ({"year": 2021, "month": 8}, "2021-08 is outside"),
         ({"year": 2019}, "'month'"),
-        ({}, "'year' and 'month' are required"),
     ],
 )
 def test_invalid_params_fail_before_any_download_or_sql(db, source, conf, named, capfd):

@@ -60,7 +60,9 @@ class MonthAlerts:
     def month_label(self, context: Any) -> str:
         """The run's month, decided as resolve_month decides it (a callback gets no task's arguments)."""
         try:
-            month, _ = resolve_month(context.get("params") or {}, context.get("logical_date"), self.window)
+            dag_run = context["dag_run"]
+            month, _ = resolve_month(dag_run.conf or {}, context.get("logical_date"), self.window,
+                                     run_type=str(dag_run.run_type))
         except ParamError as exc:
             return f"{self.spec.taxi} (month not resolved: {exc})"
         return f"{self.spec.taxi} {month}"

@@ -11,7 +11,6 @@ from typing import Callable
 
 from airflow.sdk import DAG, BaseOperator, Param, Variable, XComArg, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from taxi_pipeline.alerts import MonthAlerts
 from taxi_pipeline.months import ParamError, Window
@@ -19,12 +18,22 @@ from taxi_pipeline.published import MonthPublishedSensor
 from taxi_pipeline.run import MonthRun, describe_run
 from taxi_pipeline.settings import SOURCE_VARIABLE, Settings
 from taxi_pipeline.specs import TaxiSpec, get_spec
+from taxi_pipeline.timetables import WindowCronTimetable
 
 OWNER = "ny-taxi"
 
 
 def month_params(window: Window, settings: Settings) -> dict[str, Param]:
-    """The trigger form: both empty means "the run's logical date"; both set wins over it."""
+    """The trigger form, pre-filled with the latest month the DAG can load (the window's last).
+
+    Only manual runs read Year/Month; scheduled and backfill runs load their logical date's month
+    (``taxi_pipeline.months``), so the pre-filled values cannot redirect a backfill. Month's bounds
+    are *exclusive* on purpose: the UI's number field clamps a value outside ``minimum``/``maximum``
+    on blur (13 silently became 12, a December run), while exclusive bounds leave 13 as typed for
+    the API to refuse with the form's error. Year has no bounds for the same reason; resolve_month
+    checks the whole month against the window and names it.
+    """
+    latest = window.last
     return {
         "source": Param(
             None,
@@ -34,18 +43,20 @@ def month_params(window: Window, settings: Settings) -> dict[str, Param]:
             f"Empty: the deployment's (Variable {SOURCE_VARIABLE}, else {settings.source}).",
         ),
         "year": Param(
-            None,
+            latest.year,
             type=["null", "integer"],
             title="Year",
-            description=f"Year of the month to load ({window.first}..{window.last}). Empty: the run's logical date.",
+            description=f"This DAG loads {window.first}..{window.last}; pre-filled with the latest, {latest}. "
+            "Clear Year and Month to load the Logical Date's month instead. "
+            "Scheduled and backfill runs ignore both: each loads its logical date's month.",
         ),
         "month": Param(
-            None,
+            latest.month,
             type=["null", "integer"],
-            minimum=1,
-            maximum=12,
+            exclusiveMinimum=0,
+            exclusiveMaximum=13,
             title="Month",
-            description="Month to load, 1-12. Set together with Year.",
+            description="1-12, with Year.",
         ),
     }
 
@@ -62,8 +73,9 @@ def resolve_month_task(spec: TaxiSpec, window: Window, settings: Settings) -> XC
             source = Variable.get(SOURCE_VARIABLE, default=None)
             source, setting = (source, SOURCE_VARIABLE) if source else (settings.source, "NY_TAXI_SOURCE")
         try:
-            return describe_run(spec, window, params, context.get("logical_date"), source,
-                                dag_id=dag_run.dag_id, run_id=dag_run.run_id, source_setting=setting)
+            return describe_run(spec, window, dag_run.conf or {}, context.get("logical_date"), source,
+                                dag_id=dag_run.dag_id, run_id=dag_run.run_id, run_type=str(dag_run.run_type),
+                                source_setting=setting)
         except ParamError as exc:  # retrying cannot fix a bad parameter
             raise AirflowFailException(str(exc)) from exc
 
@@ -107,9 +119,10 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
     with DAG(
         dag_id=f"{target}_taxi_{taxi}",
         description=f"NYC TLC {taxi} taxi trips, one month per run, hash-merged into {target}",
-        schedule=CronTriggerTimetable(spec.schedule, timezone="UTC"),
+        # The schedule ends with the window (tlc: open-ended), not the DAG's end_date: see timetables.py.
+        schedule=WindowCronTimetable(spec.schedule, timezone="UTC",
+                                     last_run=None if settings.open_ended(spec) else window.last.last_moment()),
         start_date=window.first.first_moment(),
-        end_date=None if settings.open_ended(spec) else window.last.last_moment(),  # tlc: up to today
         catchup=True,
         max_active_runs=settings.max_active_runs,
         params=month_params(window, settings),

@@ -1,8 +1,14 @@
 """Which month a run loads, and the window of months a DAG may load.
 
 A run whose logical date falls in month M loads month M (CronTriggerTimetable:
-``data_interval_start == logical_date``). Manual runs may carry ``year``/``month`` params, which
-win over the logical date, and may have no logical date at all.
+``data_interval_start == logical_date``). That is all a scheduled or backfill run looks at.
+
+A manual run may ask for a month in its conf (``year``/``month``: the trigger form always sends
+them, pre-filled with the latest month the DAG can load), which wins over its logical date. With
+neither, it loads the window's last month: so the first click on Trigger, form untouched, loads a
+month that exists, instead of "now", which is after every window. Scheduled and backfill runs
+ignore a conf month on purpose: the backfill dialog sends the same pre-filled conf to every run of
+the range, and a range must not collapse into one month.
 """
 
 from __future__ import annotations
@@ -92,27 +98,36 @@ def _int_param(name: str, value: Any) -> int | None:
     raise ParamError(f"param {name!r}: expected an integer, got {value!r}")
 
 
-def resolve_month(params: Mapping[str, Any], logical_date: datetime | None, window: Window) -> tuple[Month, str]:
-    """Return the month a run loads and where that choice came from (``params`` or ``logical date``).
+# Run types whose month is their logical date's, whatever their conf says (see the module doc).
+DATED_RUN_TYPES = frozenset({"scheduled", "backfill"})
+
+
+def resolve_month(requested: Mapping[str, Any], logical_date: datetime | None, window: Window,
+                  *, run_type: str = "manual") -> tuple[Month, str]:
+    """Return the month a run loads and where that choice came from: ``params``, ``logical date``
+    or ``latest`` (a manual run that asked for nothing). ``requested`` is the run's conf.
 
     Raises :class:`ParamError` naming the parameter for anything invalid, before any I/O.
     """
-    year = _int_param("year", params.get("year"))
-    month = _int_param("month", params.get("month"))
+    if run_type in DATED_RUN_TYPES:
+        if logical_date is None:
+            raise ParamError(f"a {run_type} run has no logical date")
+        return _in_window(Month.of(logical_date), "logical date", window)
+    year = _int_param("year", requested.get("year"))
+    month = _int_param("month", requested.get("month"))
     if year is None and month is None:
         if logical_date is None:
-            raise ParamError(
-                "params 'year' and 'month' are required: this run has no logical date "
-                "(a manual trigger); fill in the form or pass conf {'year': 2019, 'month': 1}"
-            )
-        chosen, origin = Month.of(logical_date), "logical date"
-    elif year is None or month is None:
+            return window.last, "latest"
+        return _in_window(Month.of(logical_date), "logical date", window)
+    if year is None or month is None:
         missing = "year" if year is None else "month"
         raise ParamError(f"param {missing!r} is required when the other of 'year'/'month' is given")
-    else:
-        if not 1 <= month <= 12:
-            raise ParamError(f"param 'month': must be 1..12, got {month}")
-        chosen, origin = Month(year, month), "params"
+    if not 1 <= month <= 12:
+        raise ParamError(f"param 'month': must be 1..12, got {month}")
+    return _in_window(Month(year, month), "params", window)
+
+
+def _in_window(chosen: Month, origin: str, window: Window) -> tuple[Month, str]:
     if chosen not in window:
         name = "year/month" if origin == "params" else "logical date"
         raise ParamError(

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any, Mapping, TypedDict
 
-from taxi_pipeline.months import Month, ParamError, Window, resolve_month
+from taxi_pipeline.months import DATED_RUN_TYPES, Month, ParamError, Window, resolve_month
 from taxi_pipeline.releases import LocatedFile, release
 from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.specs import TaxiSpec
@@ -28,7 +28,7 @@ class MonthRun(TypedDict):
     year: int
     month: int
     label: str  # "green 2019-03", the prefix of every log line about the month
-    origin: str  # "params" or "logical date"
+    origin: str  # "params", "logical date" or "latest" (a manual run that asked for no month)
     filename: str  # the course's filename value (both sources), and the month's partition key
     source: str  # "dtc", "tlc" or "mirror <base>"
     candidates: list[LocatedFile]  # where the month's file may appear (wait_for_file looks there)
@@ -73,16 +73,21 @@ def staging_table_name(spec: TaxiSpec, month: Month, dag_id: str, run_id: str, c
 def describe_run(
     spec: TaxiSpec,
     window: Window,
-    params: Mapping[str, Any],
+    requested: Mapping[str, Any],
     logical_date: datetime | None,
     source: str,
     *,
     dag_id: str,
     run_id: str,
+    run_type: str = "manual",
     source_setting: str = "source",
 ) -> MonthRun:
-    """``source``: dtc, tlc or a mirror, as named by ``source_setting`` (named in errors)."""
-    month, origin = resolve_month(params, logical_date, window)
+    """``requested``: the run's conf; ``source``: dtc, tlc or a mirror, as named by ``source_setting``
+    (named in errors). Which month, from which of them: :func:`taxi_pipeline.months.resolve_month`."""
+    month, origin = resolve_month(requested, logical_date, window, run_type=run_type)
+    if run_type in DATED_RUN_TYPES and {"year", "month"} & {k for k, v in requested.items() if v is not None}:
+        log.warning("A %s run loads its logical date's month %s: conf year/month (%s/%s) are for manual runs",
+                    run_type, month, requested.get("year"), requested.get("month"))
     chosen = release(source, setting=source_setting)
     published = chosen.window(spec)
     if chosen.name != "mirror" and month not in published:  # a mirror holds what it holds

@@ -8,24 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e_airflow import ACTIVE
+from tests.support.e2e_airflow import ACTIVE, CALL_FAILED, call_failed
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if report.when == "call":
-        item.stash[_FAILED] = report.failed
+        item.stash[CALL_FAILED] = report.failed
     return report
 
 
-_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture(autouse=True)
 def _print_airflow_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if request.node.stash.get(_FAILED, False):
+    if call_failed(request):
         for airflow in ACTIVE:
             print(airflow.diagnostics())
 

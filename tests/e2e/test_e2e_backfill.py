@@ -130,3 +130,27 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
         assert merge_result(airflow, run) == {"staged_rows": lines, "inserted_rows": 0, "skipped_rows": lines, "placement": "unchanged"}
     assert rows_per_file(airflow) == expected
     assert fingerprint(airflow) == before
+
+
+def test_make_backfill_restarts_on_the_range_backfills_and_reports(airflow, release):
+    """``make backfill`` (scripts/airflow_local.py ``backfill``) on the same instance: restart with the
+    range as the window, ``airflow backfill create`` on the paused DAG, unpause, wait, report."""
+    for backfill in airflow.backfills(DAG_ID):  # one backfill per DAG at a time
+        wait_backfill_completed(airflow, backfill["id"], timeout=90)
+    before, said = fingerprint(airflow), []
+    code = airflow.local.backfill(["yellow"], "2019-01", "2019-02", reprocess="completed", say=said.append)
+    print("\n".join(said))
+    assert code == 0
+    assert any(line.startswith("$ airflow backfill create --dag-id postgres_taxi_yellow --from-date 2019-01-01 "
+                               "--to-date 2019-02-28 --reprocess-behavior completed --max-active-runs 2")
+               for line in said), said
+    for month in ("2019-01", "2019-02"):
+        assert any(line.startswith(f"{DAG_ID} {month}: success in ") for line in said), said
+    table = next(line for line in said if line.startswith("filename"))
+    for (y, m), f in release.items():
+        assert f"{YELLOW.filename(y, m):<30} {f.data_lines:>12,}" in table
+    runs = airflow.runs(DAG_ID)
+    assert [(r["run_type"], r["state"]) for r in runs] == [("backfill", "success")] * 2
+    for run in runs:
+        assert set(run_states(airflow, run["dag_run_id"]).values()) == {("success", 3)}  # ran a third time
+    assert fingerprint(airflow) == before

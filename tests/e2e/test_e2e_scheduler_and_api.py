@@ -214,7 +214,7 @@ def test_api_trigger_with_month_13_is_refused_by_the_param_schema(airflow, catch
     runs_before = len(airflow.runs(DAG_ID))
     status, body = airflow.trigger(DAG_ID, {"year": 2019, "month": 13})
     assert status == 400
-    assert "Invalid input for param month: 13 is greater than the maximum of 12" in body["detail"]
+    assert "Invalid input for param month: 13 is greater than or equal to the maximum of 13" in body["detail"]
     assert len(airflow.runs(DAG_ID)) == runs_before  # no run was created
 
 

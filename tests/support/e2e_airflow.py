@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import pytest
+
 from scripts.airflow_local import LocalAirflow, Settings
 from tests.support.net import free_port
 
@@ -26,6 +28,14 @@ TERMINAL = {"success", "failed"}
 
 # Every running instance, so a failing test can print their logs (see tests/e2e/conftest.py).
 ACTIVE: list[E2EAirflow] = []
+# Set on each test item by tests/e2e/conftest.py. It lives here, in a module imported once: a
+# conftest imported from a test module again would be a second module with a second key.
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+def call_failed(request: pytest.FixtureRequest) -> bool:
+    """In a fixture's teardown: did the test's call fail?"""
+    return request.node.stash.get(CALL_FAILED, False)
 
 
 class E2EAirflow:

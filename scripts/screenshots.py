@@ -1,0 +1,140 @@
+"""``make screenshots``: the README's pictures of the UI, taken from a real run.
+
+It starts what the browser tests start -- a Postgres of its own (under ``.run/screenshots``), the
+local Airflow (scripts/airflow_local.py) and a fixture server of generated months -- catches up
+green 2019-01..2019-04 through the real scheduler, then drives headless Chromium (Debian's
+``chromium`` + ``chromium-driver``) to each page and saves it under ``docs/ui/``, reduced to a
+small palette so all of them stay a few hundred KB. Everything it started is stopped at the end.
+
+Each picture shows a real state: the DAG list, a taxi DAG's graph, the trigger form, the backfill
+dialog (with its run count), the grid after the catchup, a load log with its progress lines, and
+the GCP DAG's graph. Regenerate them when the UI they show changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from taxi_pipeline.specs import GREEN, YELLOW  # noqa: E402
+from tests.support import fake_tlc  # noqa: E402
+from tests.support.browser import AirflowUI, chromium_driver, find_browser  # noqa: E402
+from tests.support.e2e_airflow import running_airflow  # noqa: E402
+from tests.support.http_server import Fault, FixtureServer  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+
+OUT = ROOT / "docs" / "ui"
+WORK = ROOT / ".run" / "screenshots"
+MONTHS = (1, 2, 3, 4)
+ROWS = 40_000  # a month big enough for the log's MB figures
+WIDTH, HEIGHT = 1280, 800
+COLORS = 64  # the palette each PNG is reduced to
+
+
+def save_png(ui: AirflowUI, name: str) -> Path:
+    """The current page as ``docs/ui/<name>.png``, reduced to a small palette."""
+    from PIL import Image
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.png"
+    with tempfile.NamedTemporaryFile(suffix=".png") as raw:
+        ui.driver.save_screenshot(raw.name)
+        with Image.open(raw.name) as image:
+            image.convert("RGB").quantize(colors=COLORS).save(path, optimize=True)
+    print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB")
+    return path
+
+
+def show_graph(ui: AirflowUI, dag_id: str) -> None:
+    ui.open(f"/dags/{dag_id}")
+    ui.click("Show Graph (Press g)")
+    ui.wait("the graph's nodes", lambda: len(ui.css(".react-flow__node")) >= 5)
+    time.sleep(1.5)  # the layout animates into place
+
+
+def scroll_to(ui: AirflowUI, element) -> None:
+    ui.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    time.sleep(0.5)
+
+
+def take(ui: AirflowUI, airflow) -> None:
+    user = airflow.local.s
+    ui.login(user.user, user.password)
+
+    ui.open("/dags")
+    ui.text_shown("postgres_taxi_yellow")
+    time.sleep(1)
+    save_png(ui, "dag_list")
+
+    show_graph(ui, "postgres_taxi_green")
+    save_png(ui, "taxi_graph")
+    show_graph(ui, "gcp_taxi_green")
+    save_png(ui, "gcp_graph")
+
+    ui.open("/dags/postgres_taxi_green")
+    ui.wait("the grid", lambda: ui.css("[data-testid^='grid-scheduled__2019-04']"))
+    time.sleep(1)
+    save_png(ui, "grid_after_catchup")
+
+    ui.open_trigger_form("postgres_taxi_green")
+    scroll_to(ui, ui.param_input("year"))
+    save_png(ui, "trigger_form")
+
+    ui.open_trigger_form("postgres_taxi_yellow")
+    ui.choose_backfill("postgres_taxi_yellow")
+    ui.set_backfill_date(0, "2019/01/01", "00:00")
+    ui.set_backfill_date(1, "2019/02/28", "23:59")
+    ui.text_shown("2 runs will be triggered.")
+    save_png(ui, "backfill_dialog")
+
+    ui.open("/dags/postgres_taxi_green/runs/scheduled__2019-04-01T09:00:00+00:00/tasks/load_staging")
+    ui.text_shown("downloaded", timeout=60)
+    ui.text_shown("staged")
+    time.sleep(1)
+    save_png(ui, "load_log")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    found = find_browser()
+    if isinstance(found, str):
+        print(f"screenshots: {found}", file=sys.stderr)
+        return 1
+    WORK.mkdir(parents=True, exist_ok=True)
+    release = WORK / "release"
+    files = {m: fake_tlc.write_month(release, GREEN, 2019, m, ROWS, seed=m) for m in MONTHS}
+    for m in (1, 2):
+        fake_tlc.write_month(release, YELLOW, 2019, m, 2_000, seed=m)
+    postgres = SimpleNamespace(env={"PG_DIR": str(WORK / "pg")}, port=free_port())
+    with FixtureServer(release) as server, running_airflow(
+        name="screenshots", run_dir=WORK / "airflow", pg_server=postgres, source_url=server.base_url,
+        window=("2019-01", "2019-04"),
+    ) as airflow:
+        local = airflow.local
+        # The last month stalls mid-body, longer than the loader's 5 s between progress lines.
+        server.add_faults(files[4].url_path, Fault.stall(6, after_bytes=512 * 1024), method="GET")
+        airflow.set_paused("postgres_taxi_green", False)
+        runs = airflow.wait_runs_done("postgres_taxi_green", len(MONTHS), timeout=600)
+        print("catchup:", ", ".join(f"{r['logical_date'][:7]} {r['state']}" for r in runs))
+        with chromium_driver(WIDTH, HEIGHT) as driver:
+            ui = AirflowUI(driver, airflow.local.s.base_url, artifacts=WORK / "failed")
+            try:
+                take(ui, airflow)
+            except BaseException:
+                print(airflow.diagnostics())
+                raise
+    local.pg("stop")
+    total = sum(p.stat().st_size for p in OUT.glob("*.png"))
+    print(f"{len(list(OUT.glob('*.png')))} pictures in {OUT.relative_to(ROOT)}, {total / 1024:.0f} KB in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The UI, in a real browser: headless Chromium (Debian's ``chromium`` + ``chromium-driver``) through
+Selenium, against the project's local Airflow (api-server, scheduler, dag-processor on 127.0.0.1)
+reading generated months from a fixture server.
+
+What a user does, click by click: log in; open ``postgres_taxi_green`` and Trigger with the form
+untouched (its Year/Month are pre-filled with the latest month of the window, so the first click
+loads a month); type 2019 and 2; type Month 13 (the form shows the API's validation error, no
+run is created); on ``postgres_taxi_yellow``, a Backfill over two months with "Missing Runs"
+(both runs succeed and show in the grid); open a ``load_staging`` log (progress and summary lines).
+
+The window is 2019-01..2019-03. "Unpause on trigger" (ticked by default) lets green's catchup run
+too: its scheduled runs load the same months as the manual ones, and every file's rows must still
+be there exactly once. Yellow 2019-01 stalls 6 s mid-body, so its load logs a progress line.
+
+The tests share one Airflow and run in order. A failing test saves a screenshot and the page's
+HTML next to the component logs (the run directory printed with them). Without the browser, the
+module skips with one line naming the packages.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.specs import GREEN, YELLOW
+from tests.support import fake_tlc
+from tests.support.browser import AirflowUI, chromium_driver, find_browser
+from tests.support.e2e_airflow import E2EAirflow, call_failed, running_airflow
+from tests.support.http_server import Fault, FixtureServer
+
+BROWSER = find_browser()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(isinstance(BROWSER, str), reason=str(BROWSER))]
+
+WINDOW = ("2019-01", "2019-03")
+ROWS = {1: 1_500, 2: 1_200, 3: 1_000}
+LOGGED_MONTH_ROWS = 30_000  # yellow 2019-01, the log the last test opens: big enough to show MB
+STALL_SECONDS = 6  # longer than the loader's 5 s between progress lines
+STALL_AFTER = 256 * 1024
+GREEN_DAG, YELLOW_DAG = "postgres_taxi_green", "postgres_taxi_yellow"
+RUN_TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def release(e2e_dir: Path) -> dict[tuple[str, int], fake_tlc.MonthFile]:
+    return {
+        (spec.taxi, month): fake_tlc.write_month(
+            e2e_dir / "release", spec, 2019, month, LOGGED_MONTH_ROWS if (spec, month) == (YELLOW, 1) else rows, seed=month)
+        for spec in (GREEN, YELLOW) for month, rows in ROWS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, e2e_dir: Path, release) -> E2EAirflow:
+    with FixtureServer(e2e_dir / "release") as server, running_airflow(
+        name="browser", run_dir=e2e_dir / "airflow", pg_server=pg_server, source_url=server.base_url, window=WINDOW,
+    ) as airflow:
+        logged = release[("yellow", 1)].url_path
+        server.add_faults(logged, Fault.stall(STALL_SECONDS, after_bytes=STALL_AFTER), method="GET")
+        yield airflow
+
+
+@pytest.fixture(scope="module")
+def browser_ui(airflow: E2EAirflow) -> AirflowUI:
+    with chromium_driver() as driver:
+        yield AirflowUI(driver, airflow.local.s.base_url, artifacts=airflow.local.run_dir)
+
+
+@pytest.fixture
+def ui(browser_ui: AirflowUI, request: pytest.FixtureRequest) -> AirflowUI:
+    yield browser_ui
+    if call_failed(request):
+        saved = browser_ui.save(f"browser-{request.node.name}")
+        print(f"the page at the failure: {saved}.png and {saved}.html")
+
+
+def rows_per_file(airflow: E2EAirflow, taxi: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(airflow.taxi_db_uri) as db:
+        if not db.execute("SELECT to_regclass(%s)", (f"public.{taxi}_tripdata",)).fetchone()[0]:
+            return {}
+        return dict(db.execute(f"SELECT filename, count(*) FROM public.{taxi}_tripdata GROUP BY 1").fetchall())
+
+
+def expected_rows(release, taxi: str, months) -> dict[str, int]:
+    spec = GREEN if taxi == "green" else YELLOW
+    return {spec.filename(2019, m): release[(taxi, m)].data_lines for m in months}
+
+
+def manual_runs(airflow: E2EAirflow, dag_id: str) -> list[dict]:
+    return [r for r in airflow.runs(dag_id) if r["run_type"] == "manual"]
+
+
+def wait_new_manual_run(airflow: E2EAirflow, dag_id: str, known: int) -> dict:
+    """The manual run created after ``known`` of them existed, once it has finished."""
+
+    def finished():
+        runs = manual_runs(airflow, dag_id)
+        return runs[known] if len(runs) > known and runs[known]["state"] in ("success", "failed") else None
+
+    return airflow.wait_for(f"manual run #{known + 1} of {dag_id} to finish", finished, RUN_TIMEOUT)
+
+
+def test_login_shows_the_taxi_dags_with_their_tags(ui: AirflowUI, airflow: E2EAirflow):
+    ui.login(airflow.local.s.user, airflow.local.s.password)
+    ui.open("/dags")
+    for dag_id in (GREEN_DAG, YELLOW_DAG, "gcp_taxi_green", "dbt_taxi_postgres"):
+        ui.text_shown(dag_id)
+    tags = ui.wait("the DAG tags", lambda: {t.text for t in ui.css("a[href*='/dags?tags=']")} or None)
+    assert {"ny_taxi", "postgres", "green", "yellow"} <= tags
+
+
+def test_an_untouched_form_one_click_loads_the_latest_month(ui: AirflowUI, airflow: E2EAirflow, release):
+    assert airflow.dag(GREEN_DAG)["is_paused"] is True and airflow.runs(GREEN_DAG) == []
+    ui.open_trigger_form(GREEN_DAG)
+    # The form shows Year and Month with their descriptions, pre-filled with the window's last month.
+    ui.text_shown("pre-filled with the latest, 2019-03")
+    ui.text_shown("1-12, with Year.")
+    assert (ui.param_input("year").get_attribute("value"), ui.param_input("month").get_attribute("value")) == ("2019", "3")
+    ui.submit_trigger()  # one click; "Unpause postgres_taxi_green on trigger" is ticked by default
+    ui.text_shown("Dag run has been successfully triggered.")
+
+    run = wait_new_manual_run(airflow, GREEN_DAG, known=0)
+    assert run["state"] == "success", airflow.task_instances(GREEN_DAG, run["dag_run_id"])
+    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "resolve_month")
+    assert (resolved["year"], resolved["month"], resolved["origin"]) == (2019, 3, "params")
+    assert rows_per_file(airflow, "green")[GREEN.filename(2019, 3)] == release[("green", 3)].data_lines
+
+
+def test_the_form_loads_the_month_typed_in(ui: AirflowUI, airflow: E2EAirflow, release):
+    ui.open_trigger_form(GREEN_DAG)
+    ui.fill(ui.param_input("year"), "2019")
+    ui.fill(ui.param_input("month"), "2")
+    ui.submit_trigger()
+
+    run = wait_new_manual_run(airflow, GREEN_DAG, known=1)
+    assert run["state"] == "success", airflow.task_instances(GREEN_DAG, run["dag_run_id"])
+    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "resolve_month")
+    assert (resolved["year"], resolved["month"]) == (2019, 2)
+    # Catchup (unpaused by the first trigger) loads 2019-01..03 too: every file exactly once.
+    airflow.wait_runs_done(GREEN_DAG, 5, RUN_TIMEOUT)  # 3 scheduled + 2 manual
+    assert rows_per_file(airflow, "green") == expected_rows(release, "green", ROWS)
+
+
+def test_month_13_shows_the_validation_error_and_creates_no_run(ui: AirflowUI, airflow: E2EAirflow):
+    before = airflow.runs(GREEN_DAG)
+    ui.open_trigger_form(GREEN_DAG)
+    month = ui.param_input("month")
+    ui.fill(month, "13")
+    ui.css("input[name=element_source]")[0].click()  # leave the field: 13 must stay 13, not be clamped
+    assert month.get_attribute("value") == "13"
+    ui.submit_trigger()
+    ui.text_shown("Invalid input for param month: 13 is greater than or equal to the maximum of 13")
+    ui.text_shown("Failed to Trigger Dag")
+    time.sleep(2)  # a run created by the click would be listed by now
+    assert airflow.runs(GREEN_DAG) == before
+
+
+def test_a_backfill_of_two_missing_months_runs_both_and_shows_them_in_the_grid(ui: AirflowUI, airflow: E2EAirflow,
+                                                                             release):
+    assert airflow.dag(YELLOW_DAG)["is_paused"] is True and airflow.runs(YELLOW_DAG) == []
+    ui.open_trigger_form(YELLOW_DAG)
+    ui.choose_backfill(YELLOW_DAG)
+    ui.set_backfill_date(0, "2019/01/01", "00:00")
+    ui.set_backfill_date(1, "2019/02/28", "23:59")
+    ui.text_shown("2 runs will be triggered.")
+    assert ui.driver.find_element("css selector", "input[type=radio][value=none]").is_selected()  # Missing Runs
+    # Unpausing in the same click races catchup for the backfill's first month: the scheduler can
+    # die on dag_run_dag_id_logical_date_key (seen here). So: backfill paused, then unpause.
+    ui.set_unpause_on_trigger(YELLOW_DAG, False)
+    ui.click("Run Backfill", within="//*[@role='dialog']")
+    ui.text_shown("Backfill jobs have been successfully triggered.")
+    airflow.wait_for("the backfill's 2 runs", lambda: len(airflow.runs(YELLOW_DAG)) == 2 or None, 30)
+    ui.open(f"/dags/{YELLOW_DAG}")
+    ui.wait("the pause toggle", lambda: ui.css("[data-testid=toggle-pause]")[0]).click()
+    airflow.wait_for("the DAG unpaused", lambda: not airflow.dag(YELLOW_DAG)["is_paused"] or None, 30)
+
+    runs = airflow.wait_runs_done(YELLOW_DAG, 2, RUN_TIMEOUT, select=lambda r: r["run_type"] == "backfill")
+    assert [(r["logical_date"], r["state"]) for r in runs] == [
+        ("2019-01-01T10:00:00Z", "success"), ("2019-02-01T10:00:00Z", "success")]
+    assert {k: v for k, v in rows_per_file(airflow, "yellow").items() if k != YELLOW.filename(2019, 3)} == \
+        expected_rows(release, "yellow", (1, 2))
+    ui.open(f"/dags/{YELLOW_DAG}")
+    for run in runs:
+        ui.wait(f"the grid column of {run['dag_run_id']}",
+                lambda run=run: ui.css(f"[data-testid='grid-{run['dag_run_id']}-load_staging']"))
+
+
+def test_a_load_staging_log_shows_the_progress_and_summary_lines(ui: AirflowUI, airflow: E2EAirflow, release):
+    rows, mb = release[("yellow", 1)].data_lines, release[("yellow", 1)].gz_bytes / 1e6
+    ui.open(f"/dags/{YELLOW_DAG}/runs/backfill__2019-01-01T10:00:00+00:00/tasks/load_staging")
+    # The progress line, logged after the stall: how far depends on what the stall let through.
+    progress = re.compile(rf"yellow 2019-01: [\d.]+/{mb:.1f} MB \(\d+%\) downloaded, [\d.]+ MB csv, [\d,]+ rows, [\d,]+ rows/s")
+    ui.wait("the progress line", lambda: progress.search(ui.driver.find_element("tag name", "body").text), timeout=60)
+    ui.text_shown(f"yellow 2019-01: staged {rows:,} rows")  # the summary line
