@@ -14,6 +14,7 @@ the GCP DAG's graph. Regenerate them when the UI they show changes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ OUT = ROOT / "docs" / "ui"
 WORK = ROOT / ".run" / "screenshots"
 MONTHS = (1, 2, 3, 4)
 ROWS = 40_000  # a month big enough for the log's MB figures
-WIDTH, HEIGHT = 1280, 800
+WIDTH, HEIGHT = 1280, 900  # the window; the page gets about 760 px of it
 COLORS = 64  # the palette each PNG is reduced to
 
 
@@ -53,10 +54,25 @@ def save_png(ui: AirflowUI, name: str) -> Path:
 
 
 def show_graph(ui: AirflowUI, dag_id: str) -> None:
+    """The DAG's graph, full width (details panel collapsed), fitted to the view."""
     ui.open(f"/dags/{dag_id}")
     ui.click("Show Graph (Press g)")
     ui.wait("the graph's nodes", lambda: len(ui.css(".react-flow__node")) >= 5)
+    if ui.xpath("//button[@aria-label='Collapse Details Panel']"):
+        ui.click("Collapse Details Panel")
+    time.sleep(1)
+    fit = ui.css(".react-flow__controls-fitview")
+    if fit:
+        fit[0].click()
     time.sleep(1.5)  # the layout animates into place
+
+
+def show_grid(ui: AirflowUI, dag_id: str) -> None:
+    """The DAG's grid (the UI remembers the last view: ask for the grid), details panel open."""
+    ui.open(f"/dags/{dag_id}")
+    ui.click("Show Grid (Press g)")
+    if ui.xpath("//button[@aria-label='Expand Details Panel']"):
+        ui.click("Expand Details Panel")
 
 
 def scroll_to(ui: AirflowUI, element) -> None:
@@ -70,7 +86,13 @@ def take(ui: AirflowUI, airflow) -> None:
 
     ui.open("/dags")
     ui.text_shown("postgres_taxi_yellow")
-    time.sleep(1)
+    labels = [b.get_attribute("aria-label") or "" for b in ui.css("button")]
+    table_view = [label for label in labels if "list" in label.lower() or "table" in label.lower()]
+    if table_view:  # the compact table: every DAG with its tags on one screen
+        ui.click(table_view[0])
+    else:
+        print(f"no table-view button among {labels}: the card view is shown")
+    time.sleep(1.5)
     save_png(ui, "dag_list")
 
     show_graph(ui, "postgres_taxi_green")
@@ -78,7 +100,7 @@ def take(ui: AirflowUI, airflow) -> None:
     show_graph(ui, "gcp_taxi_green")
     save_png(ui, "gcp_graph")
 
-    ui.open("/dags/postgres_taxi_green")
+    show_grid(ui, "postgres_taxi_green")
     ui.wait("the grid", lambda: ui.css("[data-testid^='grid-scheduled__2019-04']"))
     time.sleep(1)
     save_png(ui, "grid_after_catchup")
@@ -92,6 +114,7 @@ def take(ui: AirflowUI, airflow) -> None:
     ui.set_backfill_date(0, "2019/01/01", "00:00")
     ui.set_backfill_date(1, "2019/02/28", "23:59")
     ui.text_shown("2 runs will be triggered.")
+    ui.set_unpause_on_trigger("postgres_taxi_yellow", False)  # as the README advises for a paused DAG
     save_png(ui, "backfill_dialog")
 
     ui.open("/dags/postgres_taxi_green/runs/scheduled__2019-04-01T09:00:00+00:00/tasks/load_staging")
@@ -107,30 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(found, str):
         print(f"screenshots: {found}", file=sys.stderr)
         return 1
-    WORK.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(WORK, ignore_errors=True)  # a fresh Airflow home: task logs of an earlier run would show
+    WORK.mkdir(parents=True)
     release = WORK / "release"
     files = {m: fake_tlc.write_month(release, GREEN, 2019, m, ROWS, seed=m) for m in MONTHS}
     for m in (1, 2):
         fake_tlc.write_month(release, YELLOW, 2019, m, 2_000, seed=m)
     postgres = SimpleNamespace(env={"PG_DIR": str(WORK / "pg")}, port=free_port())
-    with FixtureServer(release) as server, running_airflow(
-        name="screenshots", run_dir=WORK / "airflow", pg_server=postgres, source_url=server.base_url,
-        window=("2019-01", "2019-04"),
-    ) as airflow:
-        local = airflow.local
-        # The last month stalls mid-body, longer than the loader's 5 s between progress lines.
-        server.add_faults(files[4].url_path, Fault.stall(6, after_bytes=512 * 1024), method="GET")
-        airflow.set_paused("postgres_taxi_green", False)
-        runs = airflow.wait_runs_done("postgres_taxi_green", len(MONTHS), timeout=600)
-        print("catchup:", ", ".join(f"{r['logical_date'][:7]} {r['state']}" for r in runs))
-        with chromium_driver(WIDTH, HEIGHT) as driver:
-            ui = AirflowUI(driver, airflow.local.s.base_url, artifacts=WORK / "failed")
-            try:
-                take(ui, airflow)
-            except BaseException:
-                print(airflow.diagnostics())
-                raise
-    local.pg("stop")
+    local = None
+    try:
+        with FixtureServer(release) as server, running_airflow(
+            name="screenshots", run_dir=WORK / "airflow", pg_server=postgres, source_url=server.base_url,
+            window=("2019-01", "2019-04"),
+        ) as airflow:
+            local = airflow.local
+            # The last month stalls mid-body, longer than the loader's 5 s between progress lines.
+            server.add_faults(files[4].url_path, Fault.stall(6, after_bytes=512 * 1024), method="GET")
+            airflow.set_paused("postgres_taxi_green", False)
+            runs = airflow.wait_runs_done("postgres_taxi_green", len(MONTHS), timeout=600)
+            print("catchup:", ", ".join(f"{r['logical_date'][:7]} {r['state']}" for r in runs))
+            with chromium_driver(WIDTH, HEIGHT) as driver:
+                ui = AirflowUI(driver, airflow.local.s.base_url, artifacts=WORK / "failed")
+                try:
+                    take(ui, airflow)
+                except BaseException:
+                    print(airflow.diagnostics())
+                    raise
+    finally:
+        if local is not None:
+            local.pg("stop")
     total = sum(p.stat().st_size for p in OUT.glob("*.png"))
     print(f"{len(list(OUT.glob('*.png')))} pictures in {OUT.relative_to(ROOT)}, {total / 1024:.0f} KB in all")
     return 0
