@@ -638,21 +638,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if airflow.is_healthy(health, settings.triggerer) else 1
 
     taxis = ["green", "yellow"] if args.taxi == "all" else [args.taxi]
-    if args.command == "backfill":
-        months = [_checked_month(args.start, "START"), _checked_month(args.end, "END")]
-        if months[0] > months[1]:
-            raise SystemExit(f"airflow_local: START {args.start} is after END {args.end}")
+    if args.command in ("run", "backfill"):
+        if args.command == "backfill":
+            months = [_checked_month(args.start, "START"), _checked_month(args.end, "END")]
+            if months[0] > months[1]:
+                raise SystemExit(f"airflow_local: START {args.start} is after END {args.end}")
+            drive = lambda: airflow.backfill(taxis, *months, reprocess=args.reprocess,  # noqa: E731
+                                             max_active_runs=args.max_active_runs)
+        else:
+            drive = lambda: airflow.run(taxis)  # noqa: E731
         try:
-            code = airflow.backfill(taxis, *months, reprocess=args.reprocess, max_active_runs=args.max_active_runs)
-        except (StartupError, subprocess.TimeoutExpired) as exc:
-            print(f"airflow_local: {exc}", file=sys.stderr)
-            return 1
-        print(f"\nAirflow keeps running: UI {settings.base_url} (login {settings.user} / {settings.password}); "
-              "`make airflow-down` stops it")
-        return code
-    if args.command == "run":
-        try:
-            code = airflow.run(taxis)
+            code = drive()
         except (StartupError, subprocess.TimeoutExpired) as exc:
             print(f"airflow_local: {exc}", file=sys.stderr)
             return 1

@@ -15,10 +15,13 @@ publishes (the others are listed as skipped). A month the source has not publish
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +29,35 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins")]
 
 
-def _configure_airflow(args: argparse.Namespace) -> None:
-    home = ROOT / ".airflow"
+HOME = ROOT / ".airflow"
+
+
+@contextmanager
+def one_run_at_a_time(home: Path, say: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold ``home``'s run lock for the body; a second ``make run`` waits its turn, saying so once.
+
+    Two runs at once would share the SQLite metadata DB of ``home`` and collide creating the same
+    DAG run (``UNIQUE constraint failed: dag_run.dag_id, dag_run.logical_date``). The lock is an
+    advisory ``flock``: the kernel releases it when its holder exits, killed or not.
+    """
     home.mkdir(exist_ok=True)
+    with (home / "make-run.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            say(f"make run: another make run ({holder}) is using {home}; waiting for it to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, started {datetime.now().astimezone():%H:%M:%S}")
+        lock.flush()
+        yield
+
+
+def _configure_airflow(args: argparse.Namespace) -> None:
+    home = HOME
     pg_uri = subprocess.run([str(ROOT / "scripts" / "pg.sh"), "uri"], check=True, capture_output=True, text=True)
     os.environ.update(
         {
@@ -104,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check:
         return 0
+    with one_run_at_a_time(HOME, say=lambda line: print(line, flush=True)):
+        return _run(args, window)
+
+
+def _run(args: argparse.Namespace, window) -> int:
     _configure_airflow(args)
 
     from airflow.dag_processing.dagbag import DagBag
