@@ -194,6 +194,33 @@ def quality_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
             "same_verdicts": verdicts[False] == verdicts[True], "provider": names[False], "ours": names[True]}
 
 
+def pandas_case(server: BenchPostgres, month: SourceMonth, reps: int, chunks: int) -> dict:
+    """Case 10. The month by our path (whole) and by the seeds' pandas loader (``chunks`` chunks of
+    100,000 rows, or all with 0), taking turns, each into an empty database; the rates compare."""
+    from benchmarks.load_paths import Pandas
+
+    paths = [Ours(server, "b_pd_ours"), Pandas(server, "b_pandas", chunks or None)]
+    _warm_up(server)
+    [tiny] = generated("green", [Month(2021, 7)], 1_000, root=WORK / "data-warmup")
+    warm = Pandas(server, "warmup_pandas")
+    warm.reset()
+    warm.load(tiny)  # pandas' and SQLAlchemy's first-use costs, untimed
+    result, rows = PhaseResult(), {}
+    for rep in range(reps):
+        for path in rotated(paths, rep):
+            path.reset()
+            server.checkpoint()
+            seconds, loaded = timed(lambda: path.load(month))
+            result.add(path.name, seconds)
+            rows[path.name] = loaded.rows
+        say(f"pandas rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
+    in_table = server.scalar("b_pandas", f"SELECT count(*) FROM {paths[1].table(month)}")
+    if in_table != rows[paths[1].name]:
+        raise AssertionError(f"pandas path: {in_table:,} rows in the table, {rows[paths[1].name]:,} read")
+    return {"samples": result.samples, "rows": rows, "ours": paths[0].name, "pandas": paths[1].name,
+            "month": month.label}
+
+
 def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     """Case 7. The same month as csv.gz and as the TLC's parquet (tests/support/fake_parquet.py: the
     same trips, typed as the TLC writes them), loaded by our path into two databases, taking turns."""

@@ -8,6 +8,9 @@
   a btree index on ``unique_row_id`` and ``INSERT ... WHERE NOT EXISTS``. It stages exactly as ours
   does (the DAG's own load_staging, two COPY streams, ids computed by COPY), so the two differ only
   in the merge and the table's shape.
+* :class:`Pandas` -- what the pipelines users pick instead do (the course's 2022 Airflow DAG, the
+  Prefect and Dagster ones): pandas ``read_csv(chunksize=100_000)``, then ``to_sql(if_exists=
+  "append")`` per chunk, through SQLAlchemy. No ids, no dedup.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from benchmarks.common import BenchPostgres
 from tests.support.load_paths import Kestra, Loaded, LoadPath, SourceMonth, Ours, copy_month
 
-__all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours"]
+__all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours", "Pandas"]
 
 
 class Floor(LoadPath):
@@ -83,3 +86,48 @@ class Indexed(Ours):
             conn.commit()
         steps.drop_staging(spec, run, self.settings)
         return Loaded(staged["rows"], inserted)
+
+
+class Pandas(LoadPath):
+    """The 2022 course DAG's ``ingest_script.py``: ``read_csv(iterator=True, chunksize=100_000)``, the
+    two datetime columns parsed with ``pd.to_datetime``, ``head(0).to_sql(if_exists="replace")`` to
+    create the table, then ``to_sql(if_exists="append")`` per chunk. It reads the local .csv.gz, as
+    that script reads the file its wget step left. ``chunks`` stops after that many chunks (None: the
+    whole month): at its pace a whole month takes minutes, and a fixed number of chunks gives the rate."""
+
+    CHUNK_ROWS = 100_000
+
+    def __init__(self, server, database: str, chunks: int | None = None) -> None:
+        super().__init__(server, database)
+        self.chunks = chunks
+        self.name = "pandas read_csv + to_sql" + (f" ({chunks} chunks of {self.CHUNK_ROWS:,})" if chunks else "")
+
+    def table(self, month: SourceMonth) -> str:
+        return f"pandas_{month.spec.taxi}_tripdata"
+
+    def remove(self, month: SourceMonth) -> None:
+        with self.server.connect(self.database) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {self.table(month)}")
+
+    def load(self, month: SourceMonth) -> Loaded:
+        import pandas as pd
+        import sqlalchemy
+
+        # postgresql:// as the script writes it: SQLAlchemy's default driver for it, psycopg2.
+        engine = sqlalchemy.create_engine(self.server.uri(self.database))
+        rows = 0
+        try:
+            with pd.read_csv(month.path, iterator=True, chunksize=self.CHUNK_ROWS, compression="gzip",
+                             low_memory=False) as chunks:
+                for number, chunk in enumerate(chunks, 1):
+                    for column in [c for c in chunk.columns if c.endswith("_datetime")]:
+                        chunk[column] = pd.to_datetime(chunk[column])
+                    if number == 1:
+                        chunk.head(n=0).to_sql(name=self.table(month), con=engine, if_exists="replace")
+                    chunk.to_sql(name=self.table(month), con=engine, if_exists="append")
+                    rows += len(chunk)
+                    if self.chunks and number >= self.chunks:
+                        break
+        finally:
+            engine.dispose()
+        return Loaded(rows, rows)

@@ -14,7 +14,8 @@ Settings (``make bench VAR=...`` or the environment):
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt | which cases run |
+| ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas | which cases run |
 | ``DBT_FILES`` | 10 | case dbt: files of ``ROWS`` rows in the raw table (10 x 1M: >= 10M rows) |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
 | ``BENCH_WORK`` | benchmarks/.work | generated files, the server's data, Airflow homes (two runs at once need two) |
@@ -37,7 +38,7 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt", "pandas")
 
 
 def _int(name: str, default: int) -> int:
@@ -97,7 +98,7 @@ def main() -> int:
     started = time.monotonic()
     info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
-                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS")
+                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS", "PANDAS_CHUNKS")
                                               if os.environ.get(k))}
     server = BenchPostgres(WORK / "pg", free_port())
     say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
@@ -152,6 +153,9 @@ def main() -> int:
         if "quality" in selected:
             say("case 8: check_quality's queries on a loaded month")
             results["quality"] = cases.quality_case(server, default_month[0], reps)
+        if "pandas" in selected:
+            say("case 10: the seeds' pandas loader against ours, on the same month")
+            results["pandas"] = cases.pandas_case(server, default_month[0], reps, _int("PANDAS_CHUNKS", 3))
         if "dbt" in selected:
             from benchmarks.dbt_build import dbt_case
 
