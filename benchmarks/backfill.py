@@ -2,7 +2,7 @@
 
 For each ``max_active_runs`` setting: a fresh metadata database and taxi database on the
 benchmark's Postgres, the local Airflow restarted with that setting and a window of N generated
-months, ``postgres_taxi_green`` caught up by the scheduler (LocalExecutor, one process per task),
+months, ``postgres_taxi_<taxi>`` (green by default) caught up by the scheduler (LocalExecutor, one process per task),
 then the runs and task instances read back from the REST API.
 
 * wall time: first run started -> last run ended;
@@ -25,7 +25,6 @@ from benchmarks.common import ROOT, WORK, BenchPostgres, free_port, say
 from benchmarks.data import generated, month_range
 from taxi_pipeline.months import Month
 
-DAG_ID = "postgres_taxi_green"
 LOAD_TASKS = ("load_staging", "hash_merge")
 
 
@@ -64,8 +63,10 @@ def available() -> str | None:
     return None
 
 
-def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[int]) -> dict:
-    files = generated("green", month_range(Month(2019, 1), months), rows, root=WORK / "data-small")  # case 1 loads them too
+def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[int], taxi: str = "green") -> dict:
+    dag_id = f"postgres_taxi_{taxi}"
+    root = WORK / ("data-small" if taxi == "green" else f"data-backfill-{taxi}")  # green: case 1 loads them too
+    files = generated(taxi, month_range(Month(2019, 1), months), rows, root=root)
     local = _airflow_local()
     out = {}
     for max_active in settings:
@@ -84,13 +85,13 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
         ))
         say(f"backfill: {months} months of {rows:,} rows, max_active_runs={max_active}: starting the local Airflow")
         try:
-            code = airflow.run(["green"], say=lambda m: say(f"  airflow: {m}"))
+            code = airflow.run([taxi], say=lambda m: say(f"  airflow: {m}"))
             token = airflow.token()
-            _, body = airflow.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns?order_by=logical_date&limit=100", token=token)
+            _, body = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=logical_date&limit=100", token=token)
             runs = body["dag_runs"]
             loads, tasks = [], []
             for run in runs:
-                _, tis = airflow.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances",
+                _, tis = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances",
                                          token=token)
                 for t in tis["task_instances"]:
                     if t["start_date"] and t["end_date"]:
@@ -108,8 +109,8 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
             "wall": wall, "load": load, "overhead_share": 1 - load / wall,
             "other_tasks": busy - load, "between_tasks": wall - busy,
             "rows_per_file": server.scalar(f"{tag}_taxi", "SELECT string_agg(n::text, ',') FROM "
-                                           "(SELECT count(*) AS n FROM public.green_tripdata GROUP BY filename) c"),
+                                           f"(SELECT count(*) AS n FROM public.{taxi}_tripdata GROUP BY filename) c"),
         }
         say(f"backfill max_active_runs={max_active}: {out[max_active]['succeeded']}/{len(runs)} runs, wall {wall:.1f} s, "
             f"loads {load:.1f} s, Airflow overhead {100 * out[max_active]['overhead_share']:.0f}%")
-    return {"months": months, "rows": rows, "settings": out}
+    return {"months": months, "rows": rows, "settings": out, "taxi": taxi}

@@ -302,7 +302,7 @@ def _backfill_section(backfill: dict | None, pending: str | None) -> tuple[list[
         return lines, None
     s = backfill["settings"]
     lines += [
-        f"`postgres_taxi_green` caught up over {backfill['months']} generated months of {backfill['rows']:,} rows by the "
+        f"`postgres_taxi_{backfill.get('taxi', 'green')}` caught up over {backfill['months']} generated months of {backfill['rows']:,} rows by the "
         "local Airflow (scripts/airflow_local.py: api-server, scheduler, dag-processor, LocalExecutor) on the "
         "benchmark's Postgres, once per `max_active_runs` setting, each with fresh databases. Wall time runs from "
         "the first run's start to the last run's end; load time is the union of the intervals in which a "
@@ -444,8 +444,8 @@ def write(results: dict, out_dir: Path) -> None:
                     f"* Backfill: Airflow's share is {shares} "
                     f"(max_active_runs {', '.join(map(str, bf))}). Serially a month takes {serial['wall'] / months:.2f} s "
                     f"of wall time, of which {serial['load'] / months:.2f} s is loading, "
-                    f"{serial['other_tasks'] / months:.2f} s the three other tasks and "
-                    f"{serial['between_tasks'] / months:.2f} s the scheduler's turn between five tasks: a month of "
+                    f"{serial['other_tasks'] / months:.2f} s its other tasks (each a new task process) and "
+                    f"{serial['between_tasks'] / months:.2f} s the scheduler's turns between its tasks: a month of "
                     f"{backfill['rows']:,} rows is simply shorter than Airflow's fixed cost per run. What would close it: "
                     "fewer tasks per run (resolve_month and ensure_tables folded into load_staging would remove two "
                     "task turns, at the price of the steps the UI shows), bigger months (yellow months of millions "

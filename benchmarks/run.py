@@ -12,6 +12,7 @@ Settings (``make bench VAR=...`` or the environment):
 | ``GROWTH_COURSE_REPS`` | 2 | repetitions of the course's SQL in case 2 (each a full-table MERGE); 0 skips it |
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
+| ``BACKFILL_TAXI`` | green | case 5's type: green, or yellow (its wider rows) |
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
 | ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
@@ -48,6 +49,13 @@ def _int(name: str, default: int) -> int:
     if not raw.isdigit():
         raise SystemExit(f"{name}: expected a non-negative integer, got {raw!r}")
     return int(raw)
+
+
+def _taxi(name: str) -> str:
+    raw = os.environ.get(name, "").strip() or "green"
+    if raw not in ("green", "yellow"):
+        raise SystemExit(f"{name}: expected green or yellow (the types the generator writes), got {raw!r}")
+    return raw
 
 
 def _growth_tables() -> list[tuple[int, int]]:
@@ -98,7 +106,8 @@ def main() -> int:
     started = time.monotonic()
     info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
-                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS", "PANDAS_CHUNKS")
+                                              ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS", "PANDAS_CHUNKS",
+                                               "BACKFILL_MONTHS", "BACKFILL_ROWS", "BACKFILL_TAXI")
                                               if os.environ.get(k))}
     server = BenchPostgres(WORK / "pg", free_port())
     say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
@@ -179,7 +188,8 @@ def main() -> int:
                 say("case 5: backfill through the scheduler")
                 try:
                     results["backfill"] = backfill.backfill_case(
-                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2, 4])
+                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2, 4],
+                        taxi=_taxi("BACKFILL_TAXI"))
                 except Exception as exc:  # the rest of the run still counts
                     say(f"backfill failed: {exc!r}")
                     results["backfill_pending"] = f"the local Airflow did not complete the backfill here: {exc!r}"
