@@ -44,13 +44,6 @@ def airflow(pg_server, e2e_dir: Path, release) -> E2EAirflow:
         yield airflow
 
 
-def rows_per_file(airflow: E2EAirflow) -> dict[str, int]:
-    import psycopg
-
-    with psycopg.connect(airflow.taxi_db_uri) as db:
-        return dict(db.execute("SELECT filename, count(*) FROM yellow_tripdata GROUP BY 1").fetchall())
-
-
 def fingerprint(airflow: E2EAirflow) -> tuple[int, str]:
     import psycopg
 
@@ -100,7 +93,7 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
         ("2019-01-01T10:00:00Z", "backfill", "success"),
         ("2019-02-01T10:00:00Z", "backfill", "success"),
     ]
-    assert rows_per_file(airflow) == expected
+    assert airflow.rows_per_file("yellow") == expected
     # Catchup has nothing left to create: the backfill covered the whole window.
     assert airflow.wait_for(
         "the scheduler to see the window covered",
@@ -128,7 +121,7 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
         assert set(run_states(airflow, run["dag_run_id"]).values()) == {("success", 2)}  # really ran again
         lines = lines_of_run[run["logical_date"]]
         assert merge_result(airflow, run) == {"staged_rows": lines, "inserted_rows": 0, "skipped_rows": lines, "placement": "unchanged"}
-    assert rows_per_file(airflow) == expected
+    assert airflow.rows_per_file("yellow") == expected
     assert fingerprint(airflow) == before
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_pipeline.specs import GREEN, YELLOW
+from taxi_pipeline.specs import GREEN, YELLOW, get_spec
 from tests.support import fake_tlc
 from tests.support.browser import AirflowUI, chromium_driver, find_browser
 from tests.support.e2e_airflow import E2EAirflow, call_failed, running_airflow
@@ -76,18 +76,8 @@ def ui(browser_ui: AirflowUI, request: pytest.FixtureRequest) -> AirflowUI:
         print(f"the page at the failure: {saved}.png and {saved}.html")
 
 
-def rows_per_file(airflow: E2EAirflow, taxi: str) -> dict[str, int]:
-    import psycopg
-
-    with psycopg.connect(airflow.taxi_db_uri) as db:
-        if not db.execute("SELECT to_regclass(%s)", (f"public.{taxi}_tripdata",)).fetchone()[0]:
-            return {}
-        return dict(db.execute(f"SELECT filename, count(*) FROM public.{taxi}_tripdata GROUP BY 1").fetchall())
-
-
 def expected_rows(release, taxi: str, months) -> dict[str, int]:
-    spec = GREEN if taxi == "green" else YELLOW
-    return {spec.filename(2019, m): release[(taxi, m)].data_lines for m in months}
+    return {get_spec(taxi).filename(2019, m): release[(taxi, m)].data_lines for m in months}
 
 
 def manual_runs(airflow: E2EAirflow, dag_id: str) -> list[dict]:
@@ -127,7 +117,7 @@ def test_an_untouched_form_one_click_loads_the_latest_month(ui: AirflowUI, airfl
     assert run["state"] == "success", airflow.task_instances(GREEN_DAG, run["dag_run_id"])
     resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "resolve_month")
     assert (resolved["year"], resolved["month"], resolved["origin"]) == (2019, 3, "params")
-    assert rows_per_file(airflow, "green")[GREEN.filename(2019, 3)] == release[("green", 3)].data_lines
+    assert airflow.rows_per_file("green")[GREEN.filename(2019, 3)] == release[("green", 3)].data_lines
 
 
 def test_the_form_loads_the_month_typed_in(ui: AirflowUI, airflow: E2EAirflow, release):
@@ -142,7 +132,7 @@ def test_the_form_loads_the_month_typed_in(ui: AirflowUI, airflow: E2EAirflow, r
     assert (resolved["year"], resolved["month"]) == (2019, 2)
     # Catchup (unpaused by the first trigger) loads 2019-01..03 too: every file exactly once.
     airflow.wait_runs_done(GREEN_DAG, 5, RUN_TIMEOUT)  # 3 scheduled + 2 manual
-    assert rows_per_file(airflow, "green") == expected_rows(release, "green", ROWS)
+    assert airflow.rows_per_file("green") == expected_rows(release, "green", ROWS)
 
 
 def test_month_13_shows_the_validation_error_and_creates_no_run(ui: AirflowUI, airflow: E2EAirflow):
@@ -181,7 +171,7 @@ def test_a_backfill_of_two_missing_months_runs_both_and_shows_them_in_the_grid(u
     runs = airflow.wait_runs_done(YELLOW_DAG, 2, RUN_TIMEOUT, select=lambda r: r["run_type"] == "backfill")
     assert [(r["logical_date"], r["state"]) for r in runs] == [
         ("2019-01-01T10:00:00Z", "success"), ("2019-02-01T10:00:00Z", "success")]
-    assert {k: v for k, v in rows_per_file(airflow, "yellow").items() if k != YELLOW.filename(2019, 3)} == \
+    assert {k: v for k, v in airflow.rows_per_file("yellow").items() if k != YELLOW.filename(2019, 3)} == \
         expected_rows(release, "yellow", (1, 2))
     ui.open(f"/dags/{YELLOW_DAG}")
     for run in runs:

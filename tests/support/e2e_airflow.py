@@ -88,6 +88,17 @@ class E2EAirflow:
     def backfills(self, dag_id: str) -> list[dict[str, Any]]:
         return self.api("GET", f"/backfills?dag_id={dag_id}&order_by=id")["backfills"]
 
+    # --- the taxi database ---------------------------------------------------------------------
+
+    def rows_per_file(self, taxi: str) -> dict[str, int]:
+        """Rows per filename in ``public.<taxi>_tripdata`` ({} before the table exists)."""
+        import psycopg
+
+        with psycopg.connect(self.taxi_db_uri) as db:
+            if not db.execute("SELECT to_regclass(%s)", (f"public.{taxi}_tripdata",)).fetchone()[0]:
+                return {}
+            return dict(db.execute(f"SELECT filename, count(*) FROM public.{taxi}_tripdata GROUP BY 1").fetchall())
+
     # --- CLI -----------------------------------------------------------------------------------
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
