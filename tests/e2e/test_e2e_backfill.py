@@ -125,9 +125,10 @@ def test_backfill_two_months_then_reprocess_completed_changes_nothing(airflow, r
     assert fingerprint(airflow) == before
 
 
-def test_make_backfill_restarts_on_the_range_backfills_and_reports(airflow, release):
+def test_make_backfill_restarts_on_the_range_backfills_and_reports(airflow, release, monkeypatch):
     """``make backfill`` (scripts/airflow_local.py ``backfill``) on the same instance: restart with the
     range as the window, ``airflow backfill create`` on the paused DAG, unpause, wait, report."""
+    monkeypatch.setenv("AIRFLOW_LOCAL_RUN_TIMEOUT", "300")  # two small months; a hang fails, not stalls CI
     for backfill in airflow.backfills(DAG_ID):  # one backfill per DAG at a time
         wait_backfill_completed(airflow, backfill["id"], timeout=90)
     before, said = fingerprint(airflow), []
