@@ -2,8 +2,9 @@
 
 It first imports what an Airflow task process has imported (the SDK, the Postgres hook, the DAG
 factory), records its RSS, then runs ensure_tables, load_staging, hash_merge and drop_staging
-(benchmarks/load_paths.py: Ours) and prints one JSON line: rows, baseline and peak RSS (VmHWM, the
-kernel's high-water mark of this process), in KiB.
+(benchmarks/load_paths.py: Ours) and prints one JSON line: rows, rows inserted, the load's seconds,
+baseline and peak RSS (VmHWM, the kernel's high-water mark of this process), in KiB. The memory
+case gives each month a new database; the scale case loads its year into one.
 
     python benchmarks/memory_child.py <port> <database> <mirror root, either layout> <taxi> <YYYY-MM>
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,8 +43,10 @@ def main() -> None:
     month = Month.parse(month_text)
     csv_gz, parquet = Path(root) / taxi / f"{taxi}_tripdata_{month}.csv.gz", Path(root) / f"{taxi}_tripdata_{month}.parquet"
     path = csv_gz if csv_gz.exists() else parquet
+    started = time.perf_counter()
     loaded = Ours(BenchPostgres(Path("/nonexistent"), int(port)), database).load(SourceMonth(SPECS[taxi], month, path, Path(root)))
-    print(json.dumps({"rows": loaded.rows, "inserted": loaded.inserted, "baseline_kb": baseline,
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rows": loaded.rows, "inserted": loaded.inserted, "seconds": seconds, "baseline_kb": baseline,
                       "peak_kb": _status_kb("VmHWM"), "taxi": taxi, "month": month_text}))
 
 

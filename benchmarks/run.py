@@ -16,7 +16,8 @@ Settings (``make bench VAR=...`` or the environment):
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
 | ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas | which cases run |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas | which cases run; ``scale`` (case 11, a year of yellow at real size: about 45 min and 25 GB of disk) runs only when named |
+| ``SCALE_DIVISOR`` | 1 | case 11: every month's rows divided by this (100: the whole case in minutes) |
 | ``DBT_FILES`` | 10 | case dbt: files of ``ROWS`` rows in the raw table (10 x 1M: >= 10M rows) |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
 | ``BENCH_WORK`` | benchmarks/.work | generated files, the server's data, Airflow homes (two runs at once need two) |
@@ -40,6 +41,7 @@ from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
 ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt", "pandas")
+OPT_IN_CASES = ("scale",)  # only when CASES names them: they take most of an hour and tens of GB
 
 
 def _int(name: str, default: int) -> int:
@@ -97,9 +99,9 @@ def _json_default(value):
 def main() -> int:
     rows, reps = _int("ROWS", 1_000_000), _int("REPS", 5)
     selected = [c.strip() for c in (os.environ.get("CASES") or ",".join(ALL_CASES)).split(",") if c.strip()]
-    unknown = set(selected) - set(ALL_CASES)
+    unknown = set(selected) - set(ALL_CASES) - set(OPT_IN_CASES)
     if unknown:
-        raise SystemExit(f"CASES: unknown {sorted(unknown)}; choose from {', '.join(ALL_CASES)}")
+        raise SystemExit(f"CASES: unknown {sorted(unknown)}; choose from {', '.join(ALL_CASES + OPT_IN_CASES)}")
     out_dir = Path(os.environ.get("OUT") or BENCH_DIR).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     data = os.environ.get("DATA", "").strip()
@@ -107,7 +109,7 @@ def main() -> int:
     info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
                                               ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS", "PANDAS_CHUNKS",
-                                               "BACKFILL_MONTHS", "BACKFILL_ROWS", "BACKFILL_TAXI")
+                                               "BACKFILL_MONTHS", "BACKFILL_ROWS", "BACKFILL_TAXI", "SCALE_DIVISOR")
                                               if os.environ.get(k))}
     server = BenchPostgres(WORK / "pg", free_port())
     say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
@@ -115,22 +117,28 @@ def main() -> int:
     results: dict = {}
     try:
         info["postgres"] = server.scalar("postgres", "SHOW server_version")
-        default_month = generated("green", [Month(2019, 1)], rows)
+        # the generated month most cases load (cached); the scale case brings its own year
+        default_month = generated("green", [Month(2019, 1)], rows) if set(selected) - {"scale"} else []
         small_months, small_rows = _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000)
-        if data:
-            found = mirror(Path(data))
-            datasets = [(f"Files from `DATA={data}`: {len(found)} months ({', '.join(m.label for m in found)})",
-                         found, reps)]
-        else:
-            datasets = [(f"One generated month (green 2019-01, {rows:,} rows)", default_month, reps)]
-            if _int("SMALL_REPS", 3):
-                small = generated("green", month_range(Month(2019, 1), small_months), small_rows, root=WORK / "data-small")
-                size = ", about a real green 2020 month" if small_rows == 90_000 else ""
-                datasets.append((f"{small_months} small generated months (green 2019-01..{small[-1].month}, {small_rows:,} "
-                                 f"rows each{size}): the fixed costs per month weigh more", small, _int("SMALL_REPS", 3)))
+        if "scale" in selected:
+            from benchmarks.scale import scale_case
+
+            say("case 11: a year of yellow at 2019's real sizes, into one table")
+            results["scale"] = scale_case(server, max(_int("SCALE_DIVISOR", 1), 1))
         if "main" in selected:
             from taxi_pipeline.settings import Settings
 
+            if data:
+                found = mirror(Path(data))
+                datasets = [(f"Files from `DATA={data}`: {len(found)} months ({', '.join(m.label for m in found)})",
+                             found, reps)]
+            else:
+                datasets = [(f"One generated month (green 2019-01, {rows:,} rows)", default_month, reps)]
+                if _int("SMALL_REPS", 3):
+                    small = generated("green", month_range(Month(2019, 1), small_months), small_rows, root=WORK / "data-small")
+                    size = ", about a real green 2020 month" if small_rows == 90_000 else ""
+                    datasets.append((f"{small_months} small generated months (green 2019-01..{small[-1].month}, {small_rows:,} "
+                                     f"rows each{size}): the fixed costs per month weigh more", small, _int("SMALL_REPS", 3)))
             streams = Settings.from_env().copy_streams  # the deployment's setting, before the case varies it
             results["main"] = []
             for label, months, repetitions in datasets:
