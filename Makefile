@@ -18,7 +18,7 @@ help:
 	@echo "make run  [TAXI=green|yellow|all] [START=YYYY-MM] [END=YYYY-MM] [SOURCE=url-or-dir]"
 	@echo "make dbt  (seed, run, test the dbt models on what make run loaded; schema analytics)"
 	@echo "make backfill [TAXI=...] START=YYYY-MM END=YYYY-MM [REPROCESS=none|failed|completed]  (airflow backfill create on the local Airflow)"
-	@echo "make test | make bench | make airflow-up | make screenshots | make lock | make pg-up | make pg-down | make clean"
+	@echo "make test | make bench | make chaos | make airflow-up | make screenshots | make lock | make pg-up | make pg-down | make clean"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,9 +95,10 @@ clean: pg-down
 
 # ---- local Airflow (api-server, scheduler, dag-processor on 127.0.0.1; scripts/airflow_local.py) ----
 # The DAG window is START..END (as for `make run`); SOURCE sets the Variable ny_taxi_source.
+# EXECUTOR=celery: CeleryExecutor, redis-server (apt-get install redis-server) and two Celery workers.
 .PHONY: airflow-up airflow-down airflow-status
 airflow-up: venv
-	NY_TAXI_START_MONTH=$(START) NY_TAXI_END_MONTH=$(END) \
+	NY_TAXI_START_MONTH=$(START) NY_TAXI_END_MONTH=$(END) $(if $(EXECUTOR),AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR)) \
 	$(if $(SOURCE),AIRFLOW_VAR_NY_TAXI_SOURCE="$(if $(findstring ://,$(SOURCE)),$(SOURCE),$(abspath $(SOURCE)))") \
 	$(PY) scripts/airflow_local.py up
 
@@ -137,3 +138,10 @@ airflow-status:
 bench: venv-dev dbt-manifest  # matplotlib for the chart is a dev pin; case dbt runs dbt
 	ROWS="$(ROWS)" DATA="$(if $(DATA),$(abspath $(DATA)))" REPS="$(REPS)" CASES="$(CASES)" \
 	GROWTH="$(GROWTH)" MEMORY_ROWS="$(MEMORY_ROWS)" $(PY) benchmarks/run.py
+
+# The backfill under chaos (tests/e2e/test_e2e_chaos.py, also part of `make test`): twelve months
+# through a fault-injecting proxy, a Postgres restart and a SIGKILLed scheduler; writes what it
+# played, the retries and the wall time to benchmarks/chaos/RESULTS.md.
+.PHONY: chaos
+chaos: venv-dev dbt-manifest
+	CHAOS_RESULTS=$(CURDIR)/benchmarks/chaos/RESULTS.md $(PY) -m pytest -p no:cacheprovider tests/e2e/test_e2e_chaos.py

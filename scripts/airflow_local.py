@@ -23,7 +23,8 @@ with it. Postgres is shared with ``make run`` and keeps running (``make pg-down`
 Settings (environment): AIRFLOW_LOCAL_DIR, AIRFLOW_LOCAL_PORT (8080), AIRFLOW_LOCAL_USER /
 AIRFLOW_LOCAL_PASSWORD (admin/admin), AIRFLOW_LOCAL_META_DB (airflow_meta), AIRFLOW_LOCAL_TAXI_DB
 (ny_taxi), AIRFLOW_LOCAL_TIMEOUT (seconds to healthy, 240), AIRFLOW_LOCAL_RUN_TIMEOUT (seconds
-``run``/``backfill`` wait for the runs, 14400), PG_DIR / PG_PORT (scripts/pg.sh's),
+``run``/``backfill`` wait for the runs, 14400), AIRFLOW_LOCAL_EXECUTOR (local, or celery: CeleryExecutor with
+a redis-server broker on AIRFLOW_LOCAL_REDIS_PORT, 6399, and AIRFLOW_LOCAL_CELERY_WORKERS workers, 2), PG_DIR / PG_PORT (scripts/pg.sh's),
 NY_TAXI_* (the DAGs' settings, see plugins/taxi_pipeline/settings.py), AIRFLOW_VAR_NY_TAXI_SOURCE.
 The module is stdlib-only so that ``down`` works without the venv; tests drive :class:`LocalAirflow`.
 """
@@ -36,6 +37,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +79,11 @@ class Settings:
     pg_port: int = 54329
     triggerer: bool = False
     timeout: float = 240.0
+    # "local" (LocalExecutor) or "celery": CeleryExecutor, a redis-server broker on 127.0.0.1 and
+    # ``celery_workers`` workers, the compose stack's scale-out on one machine.
+    executor: str = "local"
+    celery_workers: int = 2
+    redis_port: int = 6399
     # The environment the components inherit, before this script's own settings are applied.
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     # Applied last: wins over everything (tests use it for e.g. paused-at-creation).
@@ -95,11 +102,20 @@ class Settings:
             pg_dir=Path(env.get("PG_DIR") or ROOT / ".pg").resolve(),
             pg_port=_env_int("PG_PORT", 54329),
             timeout=float(_env_int("AIRFLOW_LOCAL_TIMEOUT", 240)),
+            executor=_executor(env.get("AIRFLOW_LOCAL_EXECUTOR") or "local"),
+            celery_workers=_env_int("AIRFLOW_LOCAL_CELERY_WORKERS", 2),
+            redis_port=_env_int("AIRFLOW_LOCAL_REDIS_PORT", 6399),
         )
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def _executor(name: str) -> str:
+    if name not in ("local", "celery"):
+        raise SystemExit(f"airflow_local: AIRFLOW_LOCAL_EXECUTOR (make EXECUTOR=) must be local or celery, got {name!r}")
+    return name
 
 
 class StartupError(RuntimeError):
@@ -128,6 +144,14 @@ class LocalAirflow:
         }
         if self.s.triggerer:
             out["triggerer"] = [airflow, "triggerer", "--skip-serve-logs"]
+        if self.s.executor == "celery":
+            redis = shutil.which("redis-server") or "redis-server"
+            # The broker only: nothing to persist (Airflow's state is in Postgres).
+            out["redis"] = [redis, "--bind", "127.0.0.1", "--port", str(self.s.redis_port), "--save", "",
+                            "--appendonly", "no", "--dir", str(self.run_dir)]
+            for n in range(1, self.s.celery_workers + 1):
+                out[f"worker-{n}"] = [airflow, "celery", "worker", "--celery-hostname", f"worker-{n}@%h",
+                                      "--concurrency", "4", "--skip-serve-logs"]
         return out
 
     def log_path(self, name: str) -> Path:
@@ -201,6 +225,12 @@ class LocalAirflow:
         # found nothing to do (Airflow's default is 1 s): a month's five short tasks each wait for
         # a loop, so a local instance that answers in 0.25 s finishes a backfill much sooner.
         defaults = {"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25"}
+        if self.s.executor == "celery":
+            ours.update({
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.s.redis_port}/0",
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{pg_user_uri}/{self.s.meta_db}",
+            })
         return {**defaults, **self.s.base_env, **ours, **self.s.overrides}
 
     def write_env_file(self, env: Mapping[str, str]) -> Path:
@@ -224,8 +254,8 @@ class LocalAirflow:
 
     def pids(self) -> dict[str, int]:
         out = {}
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            path = self.pid_path(name)
+        for path in sorted(self.run_dir.glob("*.pid")):  # this start's components and any earlier ones
+            name = path.stem
             if path.exists():
                 try:
                     out[name] = int(path.read_text().strip())
@@ -351,7 +381,8 @@ class LocalAirflow:
             # Task runners report to the api-server: a task the scheduler starts before it answers
             # fails (connection refused). And DAGs to keep paused must be paused before the
             # scheduler can catch them up. So: api-server and dag-processor, then the scheduler.
-            for name in ("api-server", "dag-processor"):
+            first = ("redis", "api-server", "dag-processor") if "redis" in self.components else ("api-server", "dag-processor")
+            for name in first:
                 say(f"starting {name}: pid {self.start_component(name, env)}")
             self._wait_api(started)
             say(f"api-server answering after {time.monotonic() - started:.1f} s")
@@ -361,9 +392,10 @@ class LocalAirflow:
                 say(f"paused {dag_id}: no GCP settings in the environment (AIRFLOW_VAR_GCP_PROJECT_ID); unpause it in the UI once set")
             if before_scheduler is not None:
                 before_scheduler()
-            for name in [n for n in self.components if n not in ("api-server", "dag-processor")]:
+            for name in [n for n in self.components if n not in first]:
                 say(f"starting {name}: pid {self.start_component(name, env)}")
             self._wait_healthy(started)
+            self._wait_workers(started)
             say(f"healthy after {time.monotonic() - started:.1f} s")
         except BaseException as exc:
             stopped = self.stop()
@@ -396,6 +428,16 @@ class LocalAirflow:
         while not self.is_healthy(self.health(), self.s.triggerer):
             self._deadline_check(started, "healthy")
             time.sleep(1)
+
+    def _wait_workers(self, started: float) -> None:
+        """Celery workers are not in /monitor/health: wait until each logs that it is ready."""
+        for name in [n for n in self.components if n.startswith("worker-")]:
+            while f"{name}@" not in self.log_path(name).read_text(errors="replace") or \
+                    " ready." not in self.log_path(name).read_text(errors="replace"):
+                if not self.alive(self.pids().get(name, -1)):
+                    raise StartupError(f"{name} exited: see {self.log_path(name)}")
+                self._deadline_check(started, f"{name} ready")
+                time.sleep(1)
 
     def _wait_dags(self, started: float) -> None:
         token = self.token()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections import Counter
@@ -380,3 +381,38 @@ def test_mixed_faults_then_normal(server: FixtureServer, green_dec: MonthFile) -
     assert _get(server.url(path))[1]["Content-Type"].startswith("text/html")
     assert _get(server.url(path))[2] == green_dec.path.read_bytes()
     assert server.count(path) == 4 and server.count(path, status=503) == 1
+
+
+# --- the fault proxy (tests/support/fault_proxy.py) ----------------------------------------------
+
+
+def test_fault_proxy_plays_each_fault_at_about_its_rate(server: FixtureServer, green_dec: MonthFile) -> None:
+    from tests.support.fault_proxy import FaultProxy
+
+    whole = green_dec.path.read_bytes()
+    seen: Counter[str] = Counter()
+    with FaultProxy(server.base_url, reset=0.2, unavailable=0.1, truncate=0.1, seed=3) as proxy:
+        host, port = urllib.parse.urlsplit(proxy.base_url).hostname, urllib.parse.urlsplit(proxy.base_url).port
+        for _ in range(200):
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            conn.request("GET", green_dec.url_path)
+            resp = conn.getresponse()
+            try:
+                body = resp.read()
+            except (http.client.IncompleteRead, ConnectionResetError):
+                seen["reset"] += 1
+            else:
+                if resp.status == 503:
+                    seen["unavailable"] += 1
+                elif body == whole:
+                    seen["passed"] += 1
+                else:  # a truncated body whose Content-Length agrees: only gzip can tell
+                    assert resp.status == 200 and len(body) == int(resp.headers["Content-Length"]) < len(whole)
+                    assert whole.startswith(body)
+                    with pytest.raises(EOFError):
+                        gzip.decompress(body)
+                    seen["truncate"] += 1
+            finally:
+                conn.close()
+        assert seen == proxy.counts  # what the client saw is what the proxy says it played
+    assert 20 <= seen["reset"] <= 60 and 8 <= seen["unavailable"] <= 32 and 8 <= seen["truncate"] <= 32, seen

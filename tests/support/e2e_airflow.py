@@ -165,11 +165,12 @@ def running_airflow(
     window: tuple[str, str],
     dag_env: Mapping[str, str] | None = None,
     timeout: float = 240,
+    executor: str = "local",
 ) -> Iterator[E2EAirflow]:
     """An Airflow with its own metadata DB ``e2e_meta_<name>`` and taxi DB ``e2e_taxi_<name>`` on the
     session's Postgres (``pg_server``), reading months of ``window`` from ``source_url``. DAGs start
     paused (each test unpauses what it drives) and failures are not retried away; ``dag_env`` adds
-    or overrides settings."""
+    or overrides settings; ``executor="celery"`` adds a Redis broker and two Celery workers."""
     settings = Settings(
         run_dir=run_dir,
         port=free_port(),
@@ -178,6 +179,8 @@ def running_airflow(
         pg_dir=Path(pg_server.env["PG_DIR"]),
         pg_port=pg_server.port,
         timeout=timeout,
+        executor=executor,
+        redis_port=free_port(),
         base_env=clean_environment(),
         overrides={
             "NY_TAXI_START_MONTH": window[0],

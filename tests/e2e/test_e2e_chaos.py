@@ -1,0 +1,207 @@
+"""A backfill of twelve months under chaos, on a real Airflow: a bad network, a Postgres restart and
+a SIGKILLed scheduler, and still every row exactly once.
+
+``airflow backfill create --max-active-runs 2`` over green 2019-01..2019-12 (paused, then
+unpaused, as in test_e2e_backfill). The source is a :class:`~tests.support.fault_proxy.FaultProxy`
+in front of the fixture server: about 20% of the file requests are reset mid-body, 10% answered
+503 and 10% truncated with a Content-Length that agrees (only the gzip stream can tell). Once
+three months are in, the Postgres that holds the metadata and the taxi database is restarted;
+once six are in, the scheduler's process group (its LocalExecutor workers and task processes
+with it) is SIGKILLed and started again. Tasks retry (NY_TAXI_RETRIES=8, 1 s exponential
+backoff); the scheduler's heartbeat and orphan checks are shortened so the killed tasks are
+found in seconds rather than minutes.
+
+At the end every run has succeeded, each file's rows equal those of a clean load of the same
+file (count and an md5 over its sorted ids), and the staging schema is empty. The faults played,
+the retries and the wall time are printed, and written as markdown to ``$CHAOS_RESULTS`` when it
+is set (``make chaos`` writes benchmarks/chaos/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.months import Month
+from taxi_pipeline.settings import STAGING_SCHEMA
+from taxi_pipeline.specs import GREEN
+from tests.support import fake_tlc
+from tests.support.e2e_airflow import E2EAirflow, running_airflow
+from tests.support.fault_proxy import FaultProxy
+from tests.support.http_server import FixtureServer
+from tests.support.load_paths import Ours, SessionServer, SourceMonth
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "postgres_taxi_green"
+MONTHS = [(2019, m) for m in range(1, 13)]
+ROWS = 12_000
+RATES = {"reset": 0.2, "unavailable": 0.1, "truncate": 0.1}
+CHAOS_ENV = {
+    "NY_TAXI_RETRIES": "8",
+    "NY_TAXI_RETRY_DELAY_SECONDS": "1",
+    # A SIGKILLed task leaves its instance "running": found after this many seconds without a heartbeat.
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    # A dead scheduler's queued tasks are adopted once its job is seen dead.
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
+}
+
+
+@pytest.fixture(scope="module")
+def release(e2e_dir: Path) -> dict[tuple[int, int], fake_tlc.MonthFile]:
+    return {(y, m): fake_tlc.write_month(e2e_dir / "release", GREEN, y, m, ROWS, seed=40 + m) for y, m in MONTHS}
+
+
+@pytest.fixture(scope="module")
+def proxy(e2e_dir: Path, release):
+    with FixtureServer(e2e_dir / "release") as server, FaultProxy(server.base_url, **RATES) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, e2e_dir: Path, proxy) -> E2EAirflow:
+    with running_airflow(name="chaos", run_dir=e2e_dir / "airflow", pg_server=pg_server,
+                         source_url=proxy.base_url, window=("2019-01", "2019-12"), dag_env=CHAOS_ENV) as airflow:
+        yield airflow
+
+
+def fingerprints(uri: str) -> dict[str, tuple[int, str]]:
+    """Per file: (rows, md5 of its sorted unique_row_ids)."""
+    import psycopg
+
+    with psycopg.connect(uri) as db:
+        return {f: (n, h) for f, n, h in db.execute(
+            "SELECT filename, count(*), md5(string_agg(unique_row_id, ',' ORDER BY unique_row_id)) "
+            "FROM public.green_tripdata GROUP BY 1").fetchall()}
+
+
+def clean_fingerprints(pg_server, release) -> dict[str, tuple[int, str]]:
+    """The same files loaded by the DAG's steps in this process, with no fault anywhere."""
+    from taxi_pipeline.settings import POSTGRES_CONN_ID
+
+    variable = f"AIRFLOW_CONN_{POSTGRES_CONN_ID.upper()}"  # Ours points it at its database
+    saved = os.environ.get(variable)
+    path = Ours(SessionServer(pg_server), "chaos_clean")
+    path.reset()
+    root = next(iter(release.values())).path.parents[1]
+    try:
+        for y, m in MONTHS:
+            path.load(SourceMonth(GREEN, Month(y, m), release[(y, m)].path, root))
+        return fingerprints(pg_server.uri("chaos_clean"))
+    finally:
+        pg_server.run("dropdb", "chaos_clean")
+        if saved is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = saved
+
+
+def succeeded(airflow: E2EAirflow) -> int:
+    return sum(r["state"] == "success" for r in airflow.runs(DAG_ID))
+
+
+def wait_succeeded(airflow: E2EAirflow, count: int, timeout: float) -> None:
+    airflow.wait_for(f"{count} successful runs of {DAG_ID}", lambda: succeeded(airflow) >= count, timeout, every=0.5)
+
+
+def restart_postgres(pg_server) -> float:
+    started = time.monotonic()
+    pg_server.run("stop")
+    pg_server.run("start")
+    return time.monotonic() - started
+
+
+def kill_scheduler(airflow: E2EAirflow) -> int:
+    """SIGKILL the scheduler's process group (LocalExecutor workers and task processes with it)."""
+    pid = airflow.local.pids()["scheduler"]
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while airflow.local.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not airflow.local.alive(pid), f"scheduler {pid} survived SIGKILL"
+    return pid
+
+
+def retries(airflow: E2EAirflow, runs: list[dict]) -> dict[str, int]:
+    """Per task: how many attempts beyond the first, summed over the runs."""
+    out: dict[str, int] = {}
+    for run in runs:
+        for task, ti in airflow.task_instances(DAG_ID, run["dag_run_id"]).items():
+            out[task] = out.get(task, 0) + ti["try_number"] - 1
+    return out
+
+
+def staging_tables(uri: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(uri) as db:
+        return [name for (name,) in db.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'u')", (STAGING_SCHEMA,)).fetchall()]
+
+
+def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed_scheduler(
+        airflow, proxy, pg_server, release):
+    expected = clean_fingerprints(pg_server, release)
+    assert sorted(expected) == sorted(GREEN.filename(y, m) for y, m in MONTHS)
+    events = []
+    started = time.monotonic()
+    out = airflow.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2019-01-01",
+                      "--to-date", "2019-12-31", "--max-active-runs", "2").stdout
+    print(out)
+    airflow.set_paused(DAG_ID, False)
+
+    wait_succeeded(airflow, 3, timeout=300)
+    took = restart_postgres(pg_server)
+    events.append(f"Postgres (metadata and taxi databases) restarted after {time.monotonic() - started:.0f} s, "
+                  f"with {succeeded(airflow)} months in; down for {took:.1f} s")
+
+    wait_succeeded(airflow, 6, timeout=300)
+    pid = kill_scheduler(airflow)
+    new_pid = airflow.local.start_component("scheduler", airflow.local.airflow_env())
+    events.append(f"scheduler (pid {pid}) and its task processes SIGKILLed after {time.monotonic() - started:.0f} s, "
+                  f"with {succeeded(airflow)} months in; started again as pid {new_pid}")
+
+    runs = airflow.wait_runs_done(DAG_ID, len(MONTHS), timeout=600)
+    wall = time.monotonic() - started
+    tries = retries(airflow, runs)
+    summary = [
+        f"# Backfill under chaos ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        "",
+        "Written by `make chaos` (tests/e2e/test_e2e_chaos.py): twelve green months of "
+        f"{ROWS:,} generated rows, `airflow backfill create --max-active-runs 2`, LocalExecutor, "
+        "NY_TAXI_RETRIES=8 with a 1 s exponential backoff.",
+        "",
+        "| fault played by the proxy | requests |",
+        "| --- | ---: |",
+        *(f"| {name} | {proxy.counts[name]} |" for name in ("reset", "unavailable", "truncate", "passed")),
+        f"| all | {sum(proxy.counts.values())} |",
+        "",
+        *(f"* {event}" for event in events),
+        f"* Task retries: {sum(tries.values())} in all ("
+        + ", ".join(f"{task} {n}" for task, n in sorted(tries.items()) if n) + ")",
+        f"* Wall time from `backfill create` to the twelfth run done: {wall:.0f} s",
+        f"* Runs: {sum(r['state'] == 'success' for r in runs)} of {len(runs)} succeeded; every file's rows "
+        "equal a clean load's (count and md5 of the sorted ids); staging tables left: "
+        f"{len(staging_tables(airflow.taxi_db_uri))}",
+        "",
+    ]
+    print("\n".join(summary))
+    if os.environ.get("CHAOS_RESULTS"):
+        target = Path(os.environ["CHAOS_RESULTS"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(summary))
+
+    assert [(r["run_type"], r["state"]) for r in runs] == [("backfill", "success")] * len(MONTHS)
+    assert fingerprints(airflow.taxi_db_uri) == expected
+    assert staging_tables(airflow.taxi_db_uri) == []
+    # The chaos really happened: faults of every kind were played, and tasks were retried for them.
+    assert all(proxy.counts[name] > 0 for name in RATES), proxy.counts
+    assert sum(tries.values()) > 0
