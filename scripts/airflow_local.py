@@ -16,9 +16,11 @@ secrets and ``env.sh``, which sets the same environment for the ``airflow`` CLI:
 
     source .run/airflow/env.sh && airflow backfill create --dag-id postgres_taxi_green ...
 
-``down`` (and a failed ``up``) stops every process ``up`` started, by the PIDs it wrote: each
-component runs in its own session, so its process group (task runners, executor workers) goes
-with it. Postgres is shared with ``make run`` and keeps running (``make pg-down`` stops it).
+Each component runs under scripts/supervise.py, which starts it again when it exits (the
+scheduler exits when Postgres restarts), as compose's ``restart: always`` does; the restarts are
+lines in its log. ``down`` (and a failed ``up``) stops every process ``up`` started, by the PIDs it
+wrote: each component runs in its own session, so its process group (the supervisor, task
+runners, executor workers) goes with it. Postgres is shared with ``make run`` and keeps running (``make pg-down`` stops it).
 
 Settings (environment): AIRFLOW_LOCAL_DIR, AIRFLOW_LOCAL_PORT (8080), AIRFLOW_LOCAL_USER /
 AIRFLOW_LOCAL_PASSWORD (admin/admin), AIRFLOW_LOCAL_META_DB (airflow_meta), AIRFLOW_LOCAL_TAXI_DB
@@ -53,6 +55,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
+SUPERVISE = ROOT / "scripts" / "supervise.py"
 PROJECT_DAGS = ("postgres_taxi_green", "postgres_taxi_yellow")
 
 
@@ -153,6 +156,12 @@ class LocalAirflow:
                 out[f"worker-{n}"] = [airflow, "celery", "worker", "--celery-hostname", f"worker-{n}@%h",
                                       "--concurrency", "4", "--skip-serve-logs"]
         return out
+
+    def restarts(self, name: str) -> list[str]:
+        """The supervisor's lines about ``name`` exiting and being started again."""
+        path = self.log_path(name)
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return [line for line in text.splitlines() if line.startswith(f"[supervise] {name} exited")]
 
     def log_path(self, name: str) -> Path:
         return self.run_dir / f"{name}.log"
@@ -283,9 +292,11 @@ class LocalAirflow:
             return True
 
     def start_component(self, name: str, env: Mapping[str, str]) -> int:
+        """Start ``name`` under scripts/supervise.py, which starts it again whenever it exits (the
+        scheduler does when Postgres restarts), as compose's ``restart: always`` does."""
         log = self.log_path(name).open("ab")
         proc = subprocess.Popen(
-            self.components[name],
+            [sys.executable, str(SUPERVISE), name, "--", *self.components[name]],
             env=dict(env),
             cwd=str(self.run_dir),
             stdin=subprocess.DEVNULL,

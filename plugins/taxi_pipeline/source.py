@@ -156,7 +156,10 @@ class CsvStream:
 
     Pass it to ``cursor.copy_expert(sql, stream, size=...)`` or any ``read(size)`` consumer.
     Multi-member gzip files are handled; a stream that ends before the gzip end marker raises
-    :class:`BadSourceFile` (truncated download) rather than silently loading part of a month.
+    :class:`SourceError` rather than silently loading part of a month. Retryable: a proxy or CDN
+    that cuts a body short and sends a Content-Length that agrees looks exactly like this, and the
+    next request gets the whole file (measured in tests/e2e/test_e2e_chaos.py); a file truncated
+    at the source fails every try at the same byte, which the last error names.
     """
 
     first_line = 2  # of the data, in the file (the header is line 1)
@@ -176,9 +179,9 @@ class CsvStream:
             compressed = self._raw.read(CHUNK_BYTES)
             if not compressed:
                 if not self._inflate.eof:
-                    raise BadSourceFile(
+                    raise SourceError(
                         f"{self.label}: {self.url} is truncated: the gzip stream ended after "
-                        f"{self.progress.compressed_bytes:,} bytes without its end marker"
+                        f"{self.progress.compressed_bytes:,} bytes without its end marker (will retry)"
                     )
                 self._eof = True
                 break

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from taxi_pipeline.months import Month
 from taxi_pipeline.releases import TLC_LAYOUT
-from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, Progress, file_columns, open_source
+from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, Progress, SourceError, file_columns, open_source
 from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def spool_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float
                 spool.write(chunk)
                 progress.update(chunk, b"")
         if opened.size is not None and progress.compressed_bytes != opened.size:
-            raise BadSourceFile(f"{label}: {url} is truncated: {progress.compressed_bytes:,} of {opened.size:,} bytes")
+            # fewer bytes than the server announced: the transfer broke off (retryable)
+            raise SourceError(f"{label}: {url} is truncated: {progress.compressed_bytes:,} of {opened.size:,} bytes (will retry)")
         try:
             # pre_buffer (pyarrow's default) reads each row group's column chunks whole, ~50 MB per
             # 1M-row group; a buffered stream reads page by page (a 4M-row fhvhv read: the arrow

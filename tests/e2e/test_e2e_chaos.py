@@ -3,11 +3,13 @@ a SIGKILLed scheduler, and still every row exactly once.
 
 ``airflow backfill create --max-active-runs 2`` over green 2019-01..2019-12 (paused, then
 unpaused, as in test_e2e_backfill). The source is a :class:`~tests.support.fault_proxy.FaultProxy`
-in front of the fixture server: about 20% of the file requests are reset mid-body, 10% answered
-503 and 10% truncated with a Content-Length that agrees (only the gzip stream can tell). Once
-three months are in, the Postgres that holds the metadata and the taxi database is restarted;
-once six are in, the scheduler's process group (its LocalExecutor workers and task processes
-with it) is SIGKILLed and started again. Tasks retry (NY_TAXI_RETRIES=8, 1 s exponential
+in front of the fixture server, on a slow link (200 kB/s, so a month's download takes about two
+seconds): 20% of the file requests are reset mid-body, 10% answered 503 and 10% truncated with
+a Content-Length that agrees (only the gzip stream can tell). Once three months are in and a
+load_staging is streaming, the Postgres that holds the metadata and the taxi database is
+restarted; once six are in and a load is streaming, the scheduler's process group (its
+LocalExecutor workers and task processes with it) is SIGKILLed and started again. The tasks
+caught by each are recorded, and must end successful on a later try. Tasks retry (NY_TAXI_RETRIES=8, 1 s exponential
 backoff); the scheduler's heartbeat and orphan checks are shortened so the killed tasks are
 found in seconds rather than minutes.
 
@@ -42,6 +44,7 @@ DAG_ID = "postgres_taxi_green"
 MONTHS = [(2019, m) for m in range(1, 13)]
 ROWS = 12_000
 RATES = {"reset": 0.2, "unavailable": 0.1, "truncate": 0.1}
+BYTES_PER_SECOND = 200_000
 CHAOS_ENV = {
     "NY_TAXI_RETRIES": "8",
     "NY_TAXI_RETRY_DELAY_SECONDS": "1",
@@ -61,7 +64,8 @@ def release(e2e_dir: Path) -> dict[tuple[int, int], fake_tlc.MonthFile]:
 
 @pytest.fixture(scope="module")
 def proxy(e2e_dir: Path, release):
-    with FixtureServer(e2e_dir / "release") as server, FaultProxy(server.base_url, **RATES) as proxy:
+    with FixtureServer(e2e_dir / "release") as server, FaultProxy(server.base_url, **RATES,
+                                                                          bytes_per_second=BYTES_PER_SECOND) as proxy:
         yield proxy
 
 
@@ -107,8 +111,16 @@ def succeeded(airflow: E2EAirflow) -> int:
     return sum(r["state"] == "success" for r in airflow.runs(DAG_ID))
 
 
-def wait_succeeded(airflow: E2EAirflow, count: int, timeout: float) -> None:
-    airflow.wait_for(f"{count} successful runs of {DAG_ID}", lambda: succeeded(airflow) >= count, timeout, every=0.5)
+def loads_streaming(airflow: E2EAirflow) -> list[tuple[str, int]]:
+    """(run_id, try_number) of every load_staging running now."""
+    data = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns/~/taskInstances?state=running&limit=100")
+    return [(ti["dag_run_id"], ti["try_number"]) for ti in data["task_instances"] if ti["task_id"] == "load_staging"]
+
+
+def wait_streaming(airflow: E2EAirflow, months_in: int, timeout: float) -> list[tuple[str, int]]:
+    """Once ``months_in`` runs have succeeded, the next moment a load_staging is running."""
+    return airflow.wait_for(f"{months_in} successful runs of {DAG_ID} and a load_staging running",
+                            lambda: succeeded(airflow) >= months_in and loads_streaming(airflow), timeout, every=0.2)
 
 
 def restart_postgres(pg_server) -> float:
@@ -158,20 +170,24 @@ def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed
     print(out)
     airflow.set_paused(DAG_ID, False)
 
-    wait_succeeded(airflow, 3, timeout=300)
+    caught = []  # (event, run_id, try_number) of the loads each event hit
+    hit = wait_streaming(airflow, 3, timeout=300)
     took = restart_postgres(pg_server)
+    caught += [("postgres restart", run_id, try_number) for run_id, try_number in hit]
     events.append(f"Postgres (metadata and taxi databases) restarted after {time.monotonic() - started:.0f} s, "
-                  f"with {succeeded(airflow)} months in; down for {took:.1f} s")
+                  f"down for {took:.1f} s, while {len(hit)} load_staging streamed ({', '.join(r for r, _ in hit)})")
 
-    wait_succeeded(airflow, 6, timeout=300)
+    hit = wait_streaming(airflow, 6, timeout=300)
     pid = kill_scheduler(airflow)
     new_pid = airflow.local.start_component("scheduler", airflow.local.airflow_env())
+    caught += [("scheduler SIGKILL", run_id, try_number) for run_id, try_number in hit]
     events.append(f"scheduler (pid {pid}) and its task processes SIGKILLed after {time.monotonic() - started:.0f} s, "
-                  f"with {succeeded(airflow)} months in; started again as pid {new_pid}")
+                  f"while {len(hit)} load_staging streamed ({', '.join(r for r, _ in hit)}); started again as pid {new_pid}")
 
     runs = airflow.wait_runs_done(DAG_ID, len(MONTHS), timeout=600)
     wall = time.monotonic() - started
     tries = retries(airflow, runs)
+    same, left = fingerprints(airflow.taxi_db_uri) == expected, staging_tables(airflow.taxi_db_uri)
     summary = [
         f"# Backfill under chaos ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
         "",
@@ -185,12 +201,14 @@ def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed
         f"| all | {sum(proxy.counts.values())} |",
         "",
         *(f"* {event}" for event in events),
+        *(f"* {name} restarted by its supervisor (scripts/supervise.py, compose's `restart: always`): {line}"
+          for name in airflow.local.components for line in airflow.local.restarts(name)),
         f"* Task retries: {sum(tries.values())} in all ("
         + ", ".join(f"{task} {n}" for task, n in sorted(tries.items()) if n) + ")",
         f"* Wall time from `backfill create` to the twelfth run done: {wall:.0f} s",
-        f"* Runs: {sum(r['state'] == 'success' for r in runs)} of {len(runs)} succeeded; every file's rows "
-        "equal a clean load's (count and md5 of the sorted ids); staging tables left: "
-        f"{len(staging_tables(airflow.taxi_db_uri))}",
+        f"* Runs: {sum(r['state'] == 'success' for r in runs)} of {len(runs)} succeeded; every file's rows equal "
+        f"a clean load's of the same files (count and md5 of the sorted ids): {'yes' if same else '**no**'}; "
+        f"staging tables left: {len(left)}",
         "",
     ]
     print("\n".join(summary))
@@ -201,7 +219,10 @@ def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed
 
     assert [(r["run_type"], r["state"]) for r in runs] == [("backfill", "success")] * len(MONTHS)
     assert fingerprints(airflow.taxi_db_uri) == expected
-    assert staging_tables(airflow.taxi_db_uri) == []
+    assert left == []
     # The chaos really happened: faults of every kind were played, and tasks were retried for them.
     assert all(proxy.counts[name] > 0 for name in RATES), proxy.counts
     assert sum(tries.values()) > 0
+    for event, run_id, try_number in caught:  # each event hit a load, which finished on a later try
+        final = airflow.task_instances(DAG_ID, run_id)["load_staging"]
+        assert (final["state"], final["try_number"] > try_number) == ("success", True), (event, run_id, final)

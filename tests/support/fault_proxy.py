@@ -1,10 +1,13 @@
 """An HTTP proxy that breaks requests at random, in front of a real file server.
 
 Where :class:`tests.support.http_server.FixtureServer` plays a planned fault per path, this proxy
-plays the network of a bad day: each GET or HEAD it forwards to ``upstream`` (on 127.0.0.1) is,
-by a seeded draw, answered 503, reset mid-body (RST after part of the body), truncated (the body
-cut short *and* Content-Length saying so, so that only the gzip stream can tell), or passed
-through. :attr:`FaultProxy.counts` says how many of each it played.
+plays the network of a bad day: each GET it forwards to ``upstream`` (on 127.0.0.1) is answered
+503, reset mid-body (RST after part of the body), truncated (the body cut short *and*
+Content-Length saying so, so that only the gzip stream can tell), or passed through; HEADs get
+only the 503s. The fates come from a seeded deck of 20 per method, reshuffled when used up, so
+the rates hold exactly over every 20 requests instead of only on average. ``bytes_per_second``
+throttles the bodies (a slow link: loads are in flight long enough to be hit by other chaos).
+:attr:`FaultProxy.counts` says how many of each it played.
 
     with FaultProxy(server.base_url, reset=0.2, unavailable=0.1, truncate=0.1) as proxy:
         source_url = proxy.base_url
@@ -26,7 +29,8 @@ from urllib.parse import urlsplit
 
 __all__ = ["FaultProxy"]
 
-CHUNK = 64 * 1024
+CHUNK = 16 * 1024
+DECK = 20
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
@@ -81,15 +85,21 @@ class _Handler(BaseHTTPRequestHandler):
             if not body:
                 return
             if fault == "reset" and response.status == 200 and len(data) > 1:
-                self.wfile.write(data[:cut])
+                self._write(data[:cut])
                 self._abort()
                 return
-            for start in range(0, len(data), CHUNK):
-                self.wfile.write(data[start:start + CHUNK])
+            self._write(data)
         except _CLIENT_GONE:
             self.close_connection = True
         finally:
             upstream.close()
+
+    def _write(self, data: bytes) -> None:
+        rate = self.server.proxy.bytes_per_second
+        for start in range(0, len(data), CHUNK):
+            self.wfile.write(data[start:start + CHUNK])
+            if rate:
+                time.sleep(min(CHUNK, len(data) - start) / rate)
 
     def _abort(self) -> None:
         """SO_LINGER 0 then close: the kernel sends RST; the client sees a reset mid-body."""
@@ -103,11 +113,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FaultProxy:
     """Forward to ``upstream`` (an http://127.0.0.1:PORT base URL) on 127.0.0.1 and a free port,
-    playing faults at these rates (fractions of requests, drawn from a seeded RNG). HEAD requests
-    get only 503s: they have no body to break."""
+    playing faults at these rates (fractions of requests, multiples of 1/20). HEAD requests get
+    only 503s: they have no body to break."""
 
     def __init__(self, upstream: str, *, reset: float = 0.2, unavailable: float = 0.1,
-                 truncate: float = 0.1, seed: int = 15) -> None:
+                 truncate: float = 0.1, seed: int = 15, bytes_per_second: int = 0) -> None:
         parts = urlsplit(upstream)
         if parts.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError(f"FaultProxy upstream must be on 127.0.0.1, got {upstream!r}")
@@ -115,8 +125,10 @@ class FaultProxy:
             raise ValueError("FaultProxy: the fault rates must leave some requests unharmed")
         self.upstream_host, self.upstream_port = parts.hostname, parts.port or 80
         self.rates = {"reset": reset, "unavailable": unavailable, "truncate": truncate}
+        self.bytes_per_second = bytes_per_second
         self.counts: Counter[str] = Counter()
         self._random = random.Random(seed)
+        self._decks: dict[bool, list[str]] = {True: [], False: []}
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -124,15 +136,13 @@ class FaultProxy:
     def draw(self, body: bool) -> str:
         """This request's fate: ``unavailable``, ``reset``, ``truncate`` or ``passed``."""
         with self._lock:
-            roll = self._random.random()
-            fate = "passed"
-            for name, rate in self.rates.items():
-                if roll < rate:
-                    fate = name
-                    break
-                roll -= rate
-            if not body and fate in ("reset", "truncate"):
-                fate = "passed"
+            deck = self._decks[body]
+            if not deck:
+                rates = self.rates if body else {"unavailable": self.rates["unavailable"]}
+                deck.extend(name for name, rate in rates.items() for _ in range(round(rate * DECK)))
+                deck.extend(["passed"] * (DECK - len(deck)))
+                self._random.shuffle(deck)
+            fate = deck.pop()
             self.counts[fate] += 1
             return fate
 
