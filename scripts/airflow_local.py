@@ -132,6 +132,7 @@ class LocalAirflow:
         self.s = settings
         self.run_dir = settings.run_dir
         self.home = self.run_dir / "home"
+        self._restarts_before: dict[str, int] = {}
 
     # --- the components ------------------------------------------------------------------------
 
@@ -372,6 +373,7 @@ class LocalAirflow:
         """
         started = time.monotonic()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._restarts_before = {name: len(self.restarts(name)) for name in self.components}  # logs append
         running = {n: p for n, p in self.pids().items() if self.alive(p)}
         if running and set(running) == set(self.components) and self.is_healthy(self.health(), self.s.triggerer):
             say(f"airflow already running: {', '.join(f'{n} (pid {p})' for n, p in running.items())}")
@@ -427,6 +429,9 @@ class LocalAirflow:
         for name, pid in self.pids().items():
             if not self.alive(pid):
                 raise StartupError(f"{name} (pid {pid}) exited while waiting for {what}")
+            restarts = self.restarts(name)
+            if len(restarts) > self._restarts_before.get(name, 0):  # its supervisor had to start it again
+                raise StartupError(f"{name} exited while waiting for {what} ({restarts[-1]}): see {self.log_path(name)}")
         if time.monotonic() - started > self.s.timeout:
             raise StartupError(f"not {what} after {self.s.timeout:.0f} s (AIRFLOW_LOCAL_TIMEOUT)")
 

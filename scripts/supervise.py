@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
                     child.send_signal(signal.SIGTERM)  # the group signal did not reach it
                     passed_on = True
         if stop_asked:
-            return code
+            return max(code, 0)  # stopped as asked (a signal ends the component: negative code)
         ran = time.monotonic() - started
         delay = 1.0 if ran >= QUICK_DEATH else delay
         restarts += 1
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
         while time.monotonic() < deadline and not stop_asked:
             time.sleep(0.1)
         if stop_asked:
-            return code
+            return 0
         delay = min(delay * 2, MAX_DELAY)
 
 
