@@ -61,6 +61,9 @@ def _taxi(name: str) -> str:
 
 
 def _growth_tables() -> list[tuple[int, int]]:
+    if os.environ.get("GROWTH_ROWS", "").strip():  # the old knob: one total, no month count
+        raise SystemExit("GROWTH_ROWS is no longer read: set GROWTH=<months>x<rows per month>, "
+                         "e.g. GROWTH=50x1000000 for 50M rows in 50 months")
     raw = os.environ.get("GROWTH", "").strip() or "10x1000000"
     try:
         tables = [tuple(int(n) for n in part.strip().split("x")) for part in raw.split(",") if part.strip()]
