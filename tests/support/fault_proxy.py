@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import http.client
 import random
-import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -26,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.http_server import reset_connection
 
 __all__ = ["FaultProxy"]
 
@@ -45,7 +45,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.0"  # one request per connection, as the fixture server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         pass
@@ -86,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault == "reset" and response.status == 200 and len(data) > 1:
                 self._write(data[:cut])
-                self._abort()
+                reset_connection(self)
                 return
             self._write(data)
         except _CLIENT_GONE:
@@ -101,14 +101,6 @@ class _Handler(BaseHTTPRequestHandler):
             if rate:
                 time.sleep(min(CHUNK, len(data) - start) / rate)
 
-    def _abort(self) -> None:
-        """SO_LINGER 0 then close: the kernel sends RST; the client sees a reset mid-body."""
-        time.sleep(0.05)  # let the bytes written leave before the RST discards the send queue
-        conn: socket.socket = self.connection
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.rfile.close()
-        conn.close()
-        self.close_connection = True
 
 
 class FaultProxy:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["Fault", "FixtureServer", "RequestRecord"]
+__all__ = ["Fault", "FixtureServer", "RequestRecord", "reset_connection"]
 
 CHUNK = 64 * 1024
 GZIP_TYPE = "application/gzip"
@@ -186,16 +186,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_file(path, file, body, skip=fault.n_bytes)
 
     def _abort(self) -> None:
-        """Close with SO_LINGER 0: the kernel sends RST, the client sees a reset/incomplete read."""
-        # Let the bytes already written leave before the RST discards the send queue.
-        time.sleep(0.05)
-        conn: socket.socket = self.connection
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        # The fd only really closes once the makefile() reader is closed too. wfile is a plain
-        # sendall() wrapper and stays open: the base class still flushes it after do_GET.
-        self.rfile.close()
-        conn.close()
-        self.close_connection = True
+        reset_connection(self)
+
+
+def reset_connection(handler: BaseHTTPRequestHandler) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST, the client sees a reset/incomplete read."""
+    # Let the bytes already written leave before the RST discards the send queue.
+    time.sleep(0.05)
+    conn: socket.socket = handler.connection
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # The fd only really closes once the makefile() reader is closed too. wfile is a plain
+    # sendall() wrapper and stays open: the base class still flushes it after do_GET.
+    handler.rfile.close()
+    conn.close()
+    handler.close_connection = True
 
 
 class FixtureServer:
