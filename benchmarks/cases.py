@@ -196,10 +196,11 @@ def quality_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
 
 def pandas_case(server: BenchPostgres, month: SourceMonth, reps: int, chunks: int) -> dict:
     """Case 10. The month by our path (whole) and by the seeds' pandas loader (``chunks`` chunks of
-    100,000 rows, or all with 0), taking turns, each into an empty database; the rates compare."""
+    100,000 rows, or all with 0), taking turns, each into an empty database; the rates compare.
+    The COPY floor runs beside them: how far any loader into Postgres could get ahead of pandas."""
     from benchmarks.load_paths import Pandas
 
-    paths = [Ours(server, "b_pd_ours"), Pandas(server, "b_pandas", chunks or None)]
+    paths = [Ours(server, "b_pd_ours"), Pandas(server, "b_pandas", chunks or None), Floor(server, "b_pd_floor")]
     _warm_up(server)
     [tiny] = generated("green", [Month(2021, 7)], 1_000, root=WORK / "data-warmup")
     warm = Pandas(server, "warmup_pandas")
@@ -209,6 +210,7 @@ def pandas_case(server: BenchPostgres, month: SourceMonth, reps: int, chunks: in
     for rep in range(reps):
         for path in rotated(paths, rep):
             path.reset()
+            path.prepare(month)
             server.checkpoint()
             seconds, loaded = timed(lambda: path.load(month))
             result.add(path.name, seconds)
@@ -218,7 +220,7 @@ def pandas_case(server: BenchPostgres, month: SourceMonth, reps: int, chunks: in
     if in_table != rows[paths[1].name]:
         raise AssertionError(f"pandas path: {in_table:,} rows in the table, {rows[paths[1].name]:,} read")
     return {"samples": result.samples, "rows": rows, "ours": paths[0].name, "pandas": paths[1].name,
-            "month": month.label}
+            "floor": paths[2].name, "month": month.label}
 
 
 def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
