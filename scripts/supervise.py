@@ -10,13 +10,16 @@ Airflow recovers the same way. Each restart is one line in the component's log::
 
 The delay doubles while the component keeps dying within a minute of its start (1, 2, 4 ... 30 s).
 SIGTERM/SIGINT stop it: the signal reaches the component through the process group (airflow_local
-signals groups); if it does not, it is passed on after 2 s. Stdlib only.
+signals groups); if it does not, it is passed on after 2 s. With ``SUPERVISE_PARENT_PID`` set (the
+tests set it to their own pid), it also stops its group when that process is gone, so a test
+session killed before its teardown leaves no Airflow running. Stdlib only.
 
     python scripts/supervise.py <name> -- <command> [args...]
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -38,6 +41,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    parent = int(os.environ.get("SUPERVISE_PARENT_PID") or 0)
     restarts, delay = 0, 1.0
     while True:
         started = time.monotonic()
@@ -48,6 +52,8 @@ def main(argv: list[str]) -> int:
                 code = child.wait(timeout=0.5)
                 break
             except subprocess.TimeoutExpired:
+                if parent and not stop_asked and not _alive(parent):
+                    os.killpg(os.getpgrp(), signal.SIGTERM)  # the group: this, the component, its tasks
                 if stop_asked and not passed_on and time.monotonic() - stop_asked[0] > 2:
                     child.send_signal(signal.SIGTERM)  # the group signal did not reach it
                     passed_on = True
@@ -64,6 +70,16 @@ def main(argv: list[str]) -> int:
         if stop_asked:
             return 0
         delay = min(delay * 2, MAX_DELAY)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 if __name__ == "__main__":

@@ -51,3 +51,27 @@ def test_a_component_that_exits_is_started_again_and_sigterm_stops_both(tmp_path
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_group_stops_when_the_parent_named_in_supervise_parent_pid_is_gone(tmp_path: Path) -> None:
+    """A test session killed before its teardown must not leave its Airflow running."""
+    pids = tmp_path / "pids"
+    (tmp_path / "marker").touch()  # the component starts and stays up
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = subprocess.Popen(
+        [sys.executable, str(SUPERVISE), "demo", "--", sys.executable, "-c", COMPONENT,
+         str(tmp_path / "marker"), str(pids)],
+        env={**os.environ, "SUPERVISE_PARENT_PID": str(parent.pid)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        child = int(_wait(lambda: pids.exists() and pids.read_text().split()[0]))
+        time.sleep(1)
+        assert proc.poll() is None  # the parent lives: the supervisor keeps going
+        parent.kill()
+        parent.wait()
+        assert proc.wait(timeout=15) == 0
+        _wait(lambda: not Path(f"/proc/{child}").exists())
+    finally:
+        for p in (parent, proc):
+            if p.poll() is None:
+                p.kill()

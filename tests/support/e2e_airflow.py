@@ -189,6 +189,7 @@ def running_airflow(
             "NY_TAXI_PUBLISH_WAIT_DAYS": "0",  # nor be waited for
             "AIRFLOW_VAR_NY_TAXI_SOURCE": source_url,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "SUPERVISE_PARENT_PID": str(os.getpid()),  # a killed test session takes its Airflow with it
             **(dag_env or {}),
         },
     )
