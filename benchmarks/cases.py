@@ -112,7 +112,7 @@ def growth_case(server: BenchPostgres, month: SourceMonth, tables: list[tuple[in
             held = conn.execute(f"SELECT count(*) FROM public.{month.spec.table}").fetchone()[0]
         say(f"growth: copying the {held:,} rows into the indexed design's table")
         indexed_big.create(month.spec, index=False)
-        _copy_rows(server, ("g_big", f"public.{month.spec.table}"), ("g_indexed_big", indexed_big.table(month)))
+        copy_rows(server, ("g_big", f"public.{month.spec.table}"), ("g_indexed_big", indexed_big.table(month)))
         indexed_big.create(month.spec, index=True)
         with server.connect("g_indexed_big") as conn:
             conn.execute("VACUUM ANALYZE")
@@ -134,11 +134,25 @@ def growth_case(server: BenchPostgres, month: SourceMonth, tables: list[tuple[in
     return out
 
 
-def _copy_rows(server: BenchPostgres, source: tuple[str, str], target: tuple[str, str]) -> None:
-    """Binary COPY of every row of one (database, table) into another."""
+def table_columns(server: BenchPostgres, database: str, table: str) -> list[str]:
+    """The column names of ``schema.table`` in ``database``, in order."""
+    schema, name = table.split(".")
+    with server.connect(database) as conn:
+        return [c for (c,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position", (schema, name)).fetchall()]
+
+
+def copy_rows(server: BenchPostgres, source: tuple[str, str], target: tuple[str, str], *,
+              columns: list[str] | None = None, filenames: list[str] | None = None) -> None:
+    """Binary COPY of the rows of one (database, table) into another: every column, or ``columns``
+    (by name, for tables of different shapes); every row, or those of ``filenames``."""
+    names = ", ".join(columns) if columns else "*"
+    where = " WHERE filename = ANY(%s)" if filenames is not None else ""
     with server.connect(source[0]) as out_conn, server.connect(target[0]) as in_conn:
-        with out_conn.cursor().copy(f"COPY (SELECT * FROM {source[1]}) TO STDOUT (FORMAT binary)") as out, \
-                in_conn.cursor().copy(f"COPY {target[1]} FROM STDIN (FORMAT binary)") as into:
+        with out_conn.cursor().copy(f"COPY (SELECT {names} FROM {source[1]}{where}) TO STDOUT (FORMAT binary)",
+                                    (filenames,) if filenames is not None else None) as out, \
+                in_conn.cursor().copy(f"COPY {target[1]} {f'({names})' if columns else ''} FROM STDIN (FORMAT binary)") as into:
             for data in out:
                 into.write(data)
 
@@ -151,7 +165,8 @@ def _kestra_growth(server: BenchPostgres, month: SourceMonth, held: int, reps: i
     big.load(month)  # creates the course's tables
     big.remove(month)
     say(f"growth: copying the {held:,} rows into the course's table")
-    _copy_rows(server, ("g_big", f"public.{month.spec.table}"), ("gk_big", f"public.{month.spec.table}"))
+    table = f"public.{month.spec.table}"  # ours has more columns than the course's: copy by its names
+    copy_rows(server, ("g_big", table), ("gk_big", table), columns=table_columns(server, "gk_big", table))
     with server.connect("gk_big") as target:
         target.execute("VACUUM ANALYZE")
     for rep in range(reps):

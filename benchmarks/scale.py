@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.cases import copy_rows, table_columns
 from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, say, timed
 from benchmarks.data import generated
 from benchmarks.load_paths import Kestra, Ours
@@ -107,20 +108,11 @@ def _leftovers(server: BenchPostgres) -> dict:
 
 
 def _copy_months(server: BenchPostgres, filenames: list[str]) -> None:
-    """Binary COPY of these files' rows from our table into the course's, by the course's columns
-    (ours has more: see include/sql/postgres/create_tables.sql)."""
-    with server.connect(KESTRA_DATABASE) as into_conn:
-        columns = [name for (name,) in into_conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND table_name = 'yellow_tripdata' ORDER BY ordinal_position").fetchall()]
-    names = ", ".join(columns)
-    with server.connect(DATABASE) as out_conn, server.connect(KESTRA_DATABASE) as into_conn:
-        with out_conn.cursor().copy(
-                f"COPY (SELECT {names} FROM public.yellow_tripdata WHERE filename = ANY(%s)) TO STDOUT (FORMAT binary)",
-                (filenames,)) as out, \
-                into_conn.cursor().copy(f"COPY public.yellow_tripdata ({names}) FROM STDIN (FORMAT binary)") as into:
-            for data in out:
-                into.write(data)
+    """These files' rows from our table into the course's, by the course's columns (ours has more:
+    see include/sql/postgres/create_tables.sql)."""
+    table = "public.yellow_tripdata"
+    copy_rows(server, (DATABASE, table), (KESTRA_DATABASE, table),
+              columns=table_columns(server, KESTRA_DATABASE, table), filenames=filenames)
 
 
 def _kestra(server: BenchPostgres, files: dict[Month, object]) -> dict:

@@ -6,7 +6,7 @@ a backfill), and expects whatever runs it to start it again -- compose's restart
 Kubernetes. scripts/airflow_local.py starts every component through this script so the local
 Airflow recovers the same way. Each restart is one line in the component's log::
 
-    [supervise] scheduler exited with 1 after 12.3 s; starting it again in 1 s (restart 1)
+    [supervise] <name> exited with <code> after <seconds> s; starting it again in <delay> s (restart <n>)
 
 The delay doubles while the component keeps dying within a minute of its start (1, 2, 4 ... 30 s).
 SIGTERM/SIGINT stop it: the signal reaches the component through the process group (airflow_local

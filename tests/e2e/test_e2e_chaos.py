@@ -30,13 +30,13 @@ from pathlib import Path
 import pytest
 
 from taxi_pipeline.months import Month
-from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.specs import GREEN
 from tests.support import fake_tlc
 from tests.support.e2e_airflow import E2EAirflow, running_airflow
 from tests.support.fault_proxy import FaultProxy
 from tests.support.http_server import FixtureServer
 from tests.support.load_paths import Ours, SessionServer, SourceMonth
+from tests.test_postgres_pipeline import staging_tables
 
 pytestmark = pytest.mark.e2e
 
@@ -86,12 +86,12 @@ def fingerprints(uri: str) -> dict[str, tuple[int, str]]:
             "FROM public.green_tripdata GROUP BY 1").fetchall()}
 
 
-def clean_fingerprints(pg_server, release) -> dict[str, tuple[int, str]]:
+def clean_fingerprints(pg_server, release, monkeypatch) -> dict[str, tuple[int, str]]:
     """The same files loaded by the DAG's steps in this process, with no fault anywhere."""
     from taxi_pipeline.settings import POSTGRES_CONN_ID
 
-    variable = f"AIRFLOW_CONN_{POSTGRES_CONN_ID.upper()}"  # Ours points it at its database
-    saved = os.environ.get(variable)
+    # Ours points the DAG's connection at its database (as here); monkeypatch puts it back after.
+    monkeypatch.setenv(f"AIRFLOW_CONN_{POSTGRES_CONN_ID.upper()}", pg_server.uri("chaos_clean"))
     path = Ours(SessionServer(pg_server), "chaos_clean")
     path.reset()
     root = next(iter(release.values())).path.parents[1]
@@ -101,10 +101,6 @@ def clean_fingerprints(pg_server, release) -> dict[str, tuple[int, str]]:
         return fingerprints(pg_server.uri("chaos_clean"))
     finally:
         pg_server.run("dropdb", "chaos_clean")
-        if saved is None:
-            os.environ.pop(variable, None)
-        else:
-            os.environ[variable] = saved
 
 
 def succeeded(airflow: E2EAirflow) -> int:
@@ -150,18 +146,16 @@ def retries(airflow: E2EAirflow, runs: list[dict]) -> dict[str, int]:
     return out
 
 
-def staging_tables(uri: str) -> list[str]:
+def staging_left(uri: str) -> list[str]:
     import psycopg
 
     with psycopg.connect(uri) as db:
-        return [name for (name,) in db.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'u')", (STAGING_SCHEMA,)).fetchall()]
+        return staging_tables(db)
 
 
 def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed_scheduler(
-        airflow, proxy, pg_server, release):
-    expected = clean_fingerprints(pg_server, release)
+        airflow, proxy, pg_server, release, monkeypatch):
+    expected = clean_fingerprints(pg_server, release, monkeypatch)
     assert sorted(expected) == sorted(GREEN.filename(y, m) for y, m in MONTHS)
     events = []
     started = time.monotonic()
@@ -187,7 +181,7 @@ def test_twelve_months_backfilled_through_faults_a_postgres_restart_and_a_killed
     runs = airflow.wait_runs_done(DAG_ID, len(MONTHS), timeout=600)
     wall = time.monotonic() - started
     tries = retries(airflow, runs)
-    same, left = fingerprints(airflow.taxi_db_uri) == expected, staging_tables(airflow.taxi_db_uri)
+    same, left = fingerprints(airflow.taxi_db_uri) == expected, staging_left(airflow.taxi_db_uri)
     summary = [
         f"# Backfill under chaos ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
         "",
