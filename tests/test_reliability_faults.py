@@ -306,6 +306,15 @@ def test_bad_file_fails_at_once_naming_file_line_and_column(db, clean_server, mo
     assert rows_per_file(db, "green")[GREEN.filename(*PRELOADED)] == ROWS
     assert GREEN.filename(*BAD_MONTH) not in rows_per_file(db, "green")
     assert staging_tables(db) == []
+    # The second COPY stream's connection is opened in the background as the load starts; a
+    # failure before it is used (a bad header, an HTML page) must close it too.
+    assert other_sessions(db) == []
+
+
+def other_sessions(db) -> list[tuple]:
+    """Backends connected to this module's database besides ``db`` itself."""
+    return db.execute("SELECT pid, state, left(query, 60) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
 
 
 @HANG_LIMIT

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -166,10 +167,34 @@ def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
         copies[turn % len(copies)].send(pending, file_line)
 
 
-def _extra_connection(conn):
+def _open_extra_connections(conn, count: int) -> Future | None:
+    """Start opening ``count`` more connections like ``conn`` in a background thread (None if 0).
+
+    Each costs a SCRAM handshake (~14 ms here); opened meanwhile, they are ready by the time the
+    source's first chunk is read and the staging table exists. If one fails, those already opened
+    are closed and the error surfaces from the future's ``result()``."""
+    if count < 1:
+        return None
     import psycopg
 
-    return psycopg.connect(conn.info.dsn, password=conn.info.password)
+    dsn, password = conn.info.dsn, conn.info.password  # read here: ``conn`` belongs to this thread
+
+    def open_all() -> list:
+        opened = []
+        try:
+            for _ in range(count):
+                opened.append(psycopg.connect(dsn, password=password))
+        except BaseException:
+            for other in opened:
+                _quietly(other.close)
+            raise
+        return opened
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-connect")
+    try:
+        return pool.submit(open_all)
+    finally:
+        pool.shutdown(wait=False)
 
 
 @contextmanager
@@ -195,7 +220,8 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
     """
     staging_table, filename, month = run["staging_table"], run["filename"], run_month(run)
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat()
-    extra = []
+    extra: list = []
+    opening = _open_extra_connections(conn, streams - 1)
     created = False
     try:
         with conn.cursor() as cursor:
@@ -207,7 +233,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
                 created = True
                 if streams > 1:  # the other connections must see the table
                     conn.commit()
-                    extra = [_extra_connection(conn) for _ in range(streams - 1)]
+                    extra = opening.result()
                 copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
                 rows = _copy(stream, [_CopyStream(c, copy_sql, first_line=stream.first_line) for c in [conn, *extra]])
             for other in extra:
@@ -221,6 +247,8 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
             _quietly(lambda: (conn.execute(render("postgres/drop_staging.sql", staging_table=staging_table)), conn.commit()))
         raise
     finally:
+        if opening is not None and not extra:  # failed before they were used: wait, then close them
+            extra = _result_or_nothing(opening)
         for other in extra:
             _quietly(other.close)
     staged = StagedMonth(staging_table, rows, stream.progress.compressed_bytes, stream.progress.sha256, started_at,
@@ -253,6 +281,13 @@ def _copy(stream, copies: list[_CopyStream]) -> int:
             raise BadSourceFile(copy_error_message(failed.error, stream.file_name, failed.file_line, stream.columns)) from failed.error
         raise failed.error
     return sum(c.rows for c in copies)
+
+
+def _result_or_nothing(future: Future) -> list:
+    try:
+        return future.result()
+    except Exception:  # the load's own error is the one to report
+        return []
 
 
 def _quietly(action: Callable[[], object]) -> None:
