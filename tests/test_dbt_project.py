@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -206,6 +207,33 @@ def test_a_failing_dbt_test_fails_its_task_naming_the_test(taxi_db, source, mont
     assert states["stg_green_tripdata_model_build"] == "success" and states["dbt_command"] == "skipped"
     out = capfd.readouterr()
     assert "Failure in test accepted_values_fact_trips_payment_type" in out.out + out.err + caplog.text
+
+
+def test_a_dbt_process_that_loses_the_race_to_create_the_schema_goes_on(dbt, taxi_db, pg_server):
+    """The cosmos DAG's first tasks are dbt processes started together, each creating the target
+    schema if missing (the e2e saw the loser fail: "Key (nspname)=(analytics) already exists").
+    Made deterministic: another session has created the schema and not committed yet, so dbt's
+    CREATE SCHEMA waits on it and meets the committed one (macros/schemas.sql). Without that macro
+    this dbt seed fails (checked)."""
+    import psycopg
+
+    racer = psycopg.connect(pg_server.uri(taxi_db.info.dbname))
+    try:
+        racer.execute("CREATE SCHEMA analytics")  # in an open transaction
+        seeding = subprocess.Popen([str(DBT), "seed", "--target-path", str(dbt.work / "target"), "--log-path",
+                                    str(dbt.work / "logs")], cwd=PROJECT, env=dbt.env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while not taxi_db.execute("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock' AND query ILIKE '%create schema%'").fetchone():
+            assert seeding.poll() is None and time.monotonic() < deadline, "dbt never waited on the schema"
+            time.sleep(0.2)
+        racer.commit()
+        out, _ = seeding.communicate(timeout=300)
+    finally:
+        racer.close()
+    assert seeding.returncode == 0, out
+    assert taxi_db.execute("SELECT count(*) FROM analytics.taxi_zone_lookup").fetchone()[0] == 265
 
 
 def test_the_bigquery_target_parses_with_its_strategy(tmp_path: Path):
