@@ -9,7 +9,7 @@ then the runs and task instances read back from the REST API.
 * load time: the union of the intervals in which a ``load_staging`` or ``hash_merge`` task ran
   (the database work; with parallel runs, overlapping loads count once);
 * Airflow overhead: wall time minus load time, as a share of wall time; split into the time some
-  other task ran (resolve_month, ensure_tables, drop_staging, first imports) and the time no task
+  other task ran (resolve_month, drop_staging, first imports) and the time no task
   ran at all (the scheduler's loop between tasks and runs).
 """
 

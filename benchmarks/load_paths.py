@@ -84,7 +84,7 @@ class Indexed(Ours):
                 f"SELECT s.unique_row_id, s.filename, {columns} FROM {run['staging_table']} AS s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.unique_row_id = s.unique_row_id)").rowcount
             conn.commit()
-        steps.drop_staging(spec, run, self.settings)
+        steps.drop_staging(spec, run, None)  # ours did not merge it: the teardown drops it
         return Loaded(staged["rows"], inserted)
 
 

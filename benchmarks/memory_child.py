@@ -1,7 +1,7 @@
 """Child process of the memory case: load one month as the DAG's tasks do and report peak RSS.
 
 It first imports what an Airflow task process has imported (the SDK, the Postgres hook, the DAG
-factory), records its RSS, then runs ensure_tables, load_staging, hash_merge and drop_staging
+factory), records its RSS, then runs load_staging, hash_merge and drop_staging
 (benchmarks/load_paths.py: Ours) and prints one JSON line: rows, rows inserted, the load's seconds,
 baseline and peak RSS (VmHWM, the kernel's high-water mark of this process), in KiB. The memory
 case gives each month a new database; the scale case loads its year into one.

@@ -145,7 +145,7 @@ def _memory_section(memory: list[dict]) -> tuple[list[str], float]:
         "## 3. Memory: peak RSS of the loading process",
         "",
         "A fresh process imports what an Airflow task process imports (airflow.sdk, the Postgres hook, the "
-        "DAG factory), then runs ensure_tables, load_staging, hash_merge and drop_staging on one generated "
+        "DAG factory), then runs load_staging, hash_merge and drop_staging on one generated "
         "month; it reports its RSS after the imports and its peak RSS (VmHWM).",
         "",
         "| month | rows | RSS after imports | peak RSS | growth while loading |",
@@ -279,7 +279,7 @@ def _scale_section(scale: dict) -> tuple[list[str], list[tuple[str, str, bool | 
         "",
         f"Twelve generated yellow months with the TLC's 2019 row counts{size}, {rows:,} rows, loaded in order into "
         "one table, each by a fresh process that imports what an Airflow task imports and runs the DAG's steps "
-        "(ensure_tables, load_staging, hash_merge, drop_staging); a CHECKPOINT precedes every month. Then the same "
+        "(load_staging, hash_merge, drop_staging); a CHECKPOINT precedes every month. Then the same "
         "twelve months again. Months differ in size, so growth compares seconds per million rows.",
         "",
         "| month | rows | first load, s | rows/s | s per 1M rows | peak RSS, MB | re-load, s | inserted |",
@@ -364,7 +364,7 @@ def _backfill_section(backfill: dict | None, pending: str | None) -> tuple[list[
         "benchmark's Postgres, once per `max_active_runs` setting, each with fresh databases. Wall time runs from "
         "the first run's start to the last run's end; load time is the union of the intervals in which a "
         "load_staging or hash_merge task ran; the rest is Airflow's overhead, split into the time only other "
-        "tasks ran (resolve_month, ensure_tables, drop_staging; the first task also pays the worker's first "
+        "tasks ran (resolve_month, drop_staging; the first task also pays the worker's first "
         "imports) and the time no task ran (the scheduler's loop between tasks and runs; the local Airflow "
         "sleeps 0.25 s in an idle loop). One run per setting.",
         "",
@@ -508,8 +508,8 @@ def write(results: dict, out_dir: Path) -> None:
                     f"{serial['other_tasks'] / months:.2f} s its other tasks (each a new task process) and "
                     f"{serial['between_tasks'] / months:.2f} s the scheduler's turns between its tasks: a month of "
                     f"{backfill['rows']:,} rows is simply shorter than Airflow's fixed cost per run. What would close it: "
-                    "fewer tasks per run (resolve_month and ensure_tables folded into load_staging would remove two "
-                    "task turns, at the price of the steps the UI shows), bigger months (yellow months of millions "
+                    "fewer tasks per run (resolve_month folded into load_staging would remove one more "
+                    "task turn, at the price of a step the UI shows), bigger months (yellow months of millions "
                     "of rows are load-bound), or more parallel runs where cores allow.")
         else:
             checks.append(("backfill", "pending", None))
@@ -535,11 +535,11 @@ def _main_notes(main: dict, r: dict, number: int, info: dict) -> list[str]:
         f"{main['rows_total'] // months:,} rows; with one COPY stream {r['first_1']:.2f}x / {r['reload_1']:.2f}x. "
         "A first load pays the course's md5 of every row inside the COPY (a generated column), the strays "
         "index and the merge's checks; a re-load pays one parallel hash anti-join of the month against "
-        "its partition. Every month also pays fixed costs: the four tasks' own connections and statements "
-        "(ensure_tables' DDL, the staging table's creation, the attach), which weigh most on small months. "
+        "its partition. Every month also pays fixed costs: the tasks' own connections and statements "
+        "(the DDL check, the staging table's creation, the attach), which weigh most on small months. "
         "A second COPY stream only helps when a core is idle (load average "
         f"{info['load_before']:.1f} at the start of this run). What would close the gap: fewer round trips per "
-        "month (one connection for the whole run, the DDL checked once per DAG run rather than per task) and "
+        "month (one connection for the whole run rather than one per task) and "
         "more cores for the COPY streams."
     ]
 

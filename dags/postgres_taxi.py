@@ -9,7 +9,8 @@ course's md5) is already there are skipped, so re-running a month inserts nothin
   UTC). A manual trigger can name another month with the `year`/`month` params.
 * **Connection**: `ny_taxi_postgres`. **Source**: Variable `ny_taxi_source` (default: the
   DataTalksClub GitHub releases; a mirror URL, `file://` URL or directory works too).
-* **Steps**: resolve_month -> ensure_tables -> load_staging -> hash_merge -> drop_staging.
+* **Steps**: resolve_month -> wait_for_file -> load_staging (tables ensured first) -> hash_merge ->
+  check_quality; drop_staging is the teardown.
 """
 
 from __future__ import annotations

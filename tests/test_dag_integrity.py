@@ -11,7 +11,7 @@ from taxi_pipeline.specs import SPECS
 from tests.conftest import ROOT
 
 EXPECTED_TASKS = {
-    "postgres": ["resolve_month", "wait_for_file", "ensure_tables", "load_staging", "hash_merge", "drop_staging",
+    "postgres": ["resolve_month", "wait_for_file", "load_staging", "hash_merge", "drop_staging",
                  "check_quality"],
     "gcp": ["resolve_month", "wait_for_file", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
             "hash_merge", "check_quality", "drop_monthly_table"],

@@ -72,7 +72,7 @@ def test_a_partition_dropped_between_load_and_merge_is_rebuilt_with_ids(pg_serve
         with server.connect(ours.database) as conn:
             conn.execute("DROP TABLE public.green_tripdata_2019_05")
         merged = steps.hash_merge(GREEN, run, staged, ours.attempt(run))
-        steps.drop_staging(GREEN, run, ours.settings)
+        steps.drop_staging(GREEN, run, merged)
         assert (merged["inserted_rows"], merged["placement"]) == (1_000, "inserted")
         with server.connect(ours.database) as conn:
             ids = sorted(r[0] for r in conn.execute("SELECT unique_row_id FROM green_tripdata"))
@@ -112,7 +112,6 @@ def test_a_reload_soon_after_the_first_load_compares_by_hashing(pg_server, airfl
                 conn.execute(setting)
             conn.commit()
             result = merge_month(conn, GREEN, run, staged["rows"], staged_with_ids=False)
-        steps.drop_staging(GREEN, run, ours.settings)
     finally:
         pg_server.run("dropdb", ours.database)
     assert result.inserted_rows == 0

@@ -89,7 +89,7 @@ def test_sigkill_between_copy_and_merge(taxi_db, monitor, source, months, tmp_pa
     db = taxi_db
     assert str(run_month("green", 2019, 7).state) == "success"
     before = table_fingerprint(db, "green")
-    # SHARE lets the child's ensure_tables (CREATE INDEX IF NOT EXISTS) through but holds its
+    # SHARE lets the child's load_staging (its tables' catalog check, the COPY) through but holds its
     # merge at its first statement, LOCK TABLE ONLY ... SHARE ROW EXCLUSIVE: staging is then committed and
     # the main table not yet touched -- the moment to kill it.
     monitor.execute("BEGIN")

@@ -9,7 +9,8 @@ and through each column's ``aliases`` (``Airport_fee`` from 2023-02, ``airport_f
 A file must hold the columns that identify a trip (the hashed ones, pickup and dropoff); any other
 spec column it lacks loads as NULL and is named in the log (``airport_fee`` is not in the csv.gz
 backup, ``cbd_congestion_fee`` only exists from 2025-01). Columns a spec grows are added to
-existing tables, nullable, by ensure_tables.
+existing tables, nullable, by the table DDL a load checks first (Postgres: load_staging;
+BigQuery: the ensure_tables task).
 """
 
 from __future__ import annotations

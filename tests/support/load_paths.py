@@ -2,8 +2,8 @@
 course's Kestra SQL. The semantics test compares them row for row; ``make bench`` times them
 (benchmarks/load_paths.py adds its floor and the simple indexed design).
 
-* :class:`Ours` -- the DAG's tasks, as they run them: the very functions the ensure_tables,
-  load_staging, hash_merge and drop_staging tasks call (taxi_pipeline.postgres.steps).
+* :class:`Ours` -- the DAG's tasks, as they run them: the very functions the load_staging,
+  hash_merge and drop_staging tasks call (taxi_pipeline.postgres.steps).
 * :class:`Kestra` -- the course's flow (04_postgres_taxi.yaml), statement by statement, each in its
   own transaction as Kestra's tasks run them: one staging table, TRUNCATE, COPY, UPDATE ... SET
   unique_row_id = md5(...), filename = ..., MERGE into the unindexed main table.
@@ -156,10 +156,9 @@ class Ours(LoadPath):
         from taxi_pipeline.postgres import steps
 
         spec, run = month.spec, self.describe(month)
-        steps.ensure_tables(spec)
         staged = steps.load_staging(spec, run, self.locate(run), self.settings)
         merged = steps.hash_merge(spec, run, staged, self.attempt(run))
-        steps.drop_staging(spec, run, self.settings)
+        steps.drop_staging(spec, run, merged)
         return Loaded(staged["rows"], merged["inserted_rows"])
 
 

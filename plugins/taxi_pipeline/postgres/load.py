@@ -7,8 +7,9 @@ the month already has a partition, the table is UNLOGGED and id-less: the merge 
 with that partition, hashing in parallel. The main table is not touched here.
 
 Several COPY streams run at once (setting ``NY_TAXI_COPY_STREAMS``): the CSV is cut at record
-boundaries and dealt out to one connection per stream, so parsing and hashing -- the server's
-work -- use more than one core while this process only gunzips. Errors still name the file's own
+boundaries into small pieces that whichever stream is free takes (one connection each), so
+parsing and hashing -- the server's work -- use more than one core, evenly, while this process
+only gunzips. Errors still name the file's own
 line. A failed load drops its staging table; a killed one leaves it to the teardown/sweep.
 """
 
@@ -34,7 +35,11 @@ from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
 
-_QUEUED_CHUNKS = 2  # per stream: memory stays at a few MB whatever the month's size
+# The CSV goes out in pieces of about this size to whichever stream is free: small enough that the
+# streams end together (a 90k-row month is 8 MB; dealt out in the 3.5 MB the gunzip of a 1 MiB read
+# gives, one stream got 58% of it), big enough that a piece costs nothing to hand over.
+_PIECE_BYTES = 256 << 10
+_QUEUED_PIECES = 4  # per stream: memory stays at a few MB whatever the month's size
 _ABORT = object()
 
 
@@ -96,14 +101,14 @@ def _complete_records(buffer: bytes) -> int:
 
 @dataclass(eq=False)
 class _CopyStream:
-    """One connection's COPY, fed from a small queue by its own thread."""
+    """One connection's COPY, run by its own thread on the pieces it takes from the shared queue."""
 
     conn: object
     sql: str
+    pieces: queue.Queue  # (data, its first line in the file, its lines); shared by the streams
     first_line: int = 2  # the data's first line in the file
-    chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_QUEUED_CHUNKS))
-    lines_sent: int = 0
-    # (first COPY line of a chunk, its line in the file): maps COPY's line numbers back.
+    lines_taken: int = 0
+    # (first COPY line of a piece, its line in the file): maps COPY's line numbers back.
     segments: list[tuple[int, int]] = field(default_factory=list)
     rows: int = 0
     error: BaseException | None = None
@@ -113,58 +118,58 @@ class _CopyStream:
         self.thread = threading.Thread(target=self._run, name="copy-stream", daemon=True)
         self.thread.start()
 
-    def send(self, data: bytes, file_line: int) -> int:
-        self.segments.append((self.lines_sent + 1, file_line))
-        lines = data.count(b"\n")
-        self.lines_sent += lines
-        self.chunks.put(data)
-        return lines
-
     def file_line(self, copy_line: int) -> int:
         first, at = next((s for s in reversed(self.segments) if s[0] <= copy_line), (1, self.first_line))
         return at + copy_line - first
 
     def _run(self) -> None:
-        fed = False  # the feeder's end marker was taken
+        fed = False  # this stream took its end marker
         try:
             with self.conn.cursor() as cursor:
                 # Staging is rebuilt from the source if lost: no need to wait for the WAL flush.
                 cursor.execute("SET LOCAL synchronous_commit TO off")
                 with cursor.copy(self.sql) as copy:
-                    while (chunk := self.chunks.get()) is not None:
-                        if chunk is _ABORT:
+                    while (piece := self.pieces.get()) is not None:
+                        if piece is _ABORT:
                             raise RuntimeError("load aborted")
-                        copy.write(chunk)
+                        data, file_line, lines = piece
+                        self.segments.append((self.lines_taken + 1, file_line))
+                        self.lines_taken += lines
+                        copy.write(data)
                     fed = True
                 self.rows = cursor.rowcount
         except BaseException as exc:  # reported by the feeding thread
             self.error = exc  # a bad value surfaces here, when the COPY ends
-            while not fed and self.chunks.get() is not None:  # keep draining so the feeder never blocks
+            while not fed and self.pieces.get() is not None:  # keep draining so the feeder never blocks
                 pass
 
-    def finish(self, abort: bool = False) -> None:
-        if abort:
-            self.chunks.put(_ABORT)
-        self.chunks.put(None)
-        self.thread.join()
 
-
-def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
-    """Cut the CSV at record boundaries into ~1 MiB pieces and hand them to the streams in turn."""
+def _deal_out(stream: CsvStream, pieces: queue.Queue, copies: list[_CopyStream]) -> None:
+    """Cut the CSV at record boundaries into ~_PIECE_BYTES pieces and queue them for the streams."""
     pending = b""
     file_line = stream.first_line
-    turn = 0
+
+    def put(data: bytes) -> None:
+        nonlocal file_line
+        lines = data.count(b"\n")
+        pieces.put((data, file_line, lines))
+        file_line += lines
+
     while chunk := stream.read(CHUNK_BYTES):
         if any(c.error for c in copies):
             return
         pending += chunk
-        cut = _complete_records(pending)
-        if cut:
-            file_line += copies[turn % len(copies)].send(pending[:cut], file_line)
-            turn += 1
-            pending = pending[cut:]
-    if pending:  # a last line without a newline
-        copies[turn % len(copies)].send(pending, file_line)
+        start = 0
+        while len(pending) - start >= _PIECE_BYTES:
+            # A record longer than a piece (none in real files) goes out whole.
+            cut = _complete_records(pending[start:start + _PIECE_BYTES]) or _complete_records(pending[start:])
+            if not cut:
+                break
+            put(pending[start:start + cut])
+            start += cut
+        pending = pending[start:]
+    if pending:  # the rest, and a last line without a newline
+        put(pending)
 
 
 def _open_extra_connections(conn, count: int) -> Future | None:
@@ -235,7 +240,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
                     conn.commit()
                     extra = opening.result()
                 copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
-                rows = _copy(stream, [_CopyStream(c, copy_sql, first_line=stream.first_line) for c in [conn, *extra]])
+                rows = _copy(stream, [conn, *extra], copy_sql)
             for other in extra:
                 other.commit()
             cursor.execute(render("postgres/finish_staging.sql", **names))
@@ -261,26 +266,35 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
     return staged
 
 
-def _copy(stream, copies: list[_CopyStream]) -> int:
-    """Run the COPY streams over ``stream``; the rows copied, or the first stream's error."""
+def _copy(stream, conns: list, sql: str) -> int:
+    """COPY ``stream`` through one stream per connection; the rows copied, or the first stream's error."""
     import psycopg
 
+    pieces: queue.Queue = queue.Queue(maxsize=_QUEUED_PIECES * len(conns))
+    copies = [_CopyStream(c, sql, pieces, first_line=stream.first_line) for c in conns]
     for copy in copies:
         copy.start()
     try:
-        _deal_out(stream, copies)
+        _deal_out(stream, pieces, copies)
     except BaseException:
-        for copy in copies:
-            copy.finish(abort=True)
+        _finish(pieces, copies, abort=True)
         raise
-    for copy in copies:
-        copy.finish()
+    _finish(pieces, copies)
     failed = next((c for c in copies if c.error), None)
     if failed is not None:
         if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
             raise BadSourceFile(copy_error_message(failed.error, stream.file_name, failed.file_line, stream.columns)) from failed.error
         raise failed.error
     return sum(c.rows for c in copies)
+
+
+def _finish(pieces: queue.Queue, copies: list[_CopyStream], abort: bool = False) -> None:
+    """End every stream's COPY (``abort``: make them fail) and wait for their threads."""
+    for marker in ([_ABORT] if abort else []) + [None]:
+        for _ in copies:  # each stream stops at the first end marker it takes
+            pieces.put(marker)
+    for copy in copies:
+        copy.thread.join()
 
 
 def _result_or_nothing(future: Future) -> list:

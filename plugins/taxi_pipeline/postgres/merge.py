@@ -12,7 +12,8 @@ SQL file under ``include/sql/postgres/merge/`` and logs one line:
    row -- why so few is argued once, in create_tables.sql, where the predicates are defined.
 4. Place the rows. First load: the staged rows already in the table are deleted from the staging
    table, which then becomes the month's partition (``attach``: nothing is copied again).
-   Otherwise the new rows are inserted (``insert_new``), into a new empty partition if needed.
+   Otherwise the new rows are inserted (``insert_new``), into a new empty partition if needed,
+   and the staging table is dropped: after a commit, no staging table is left.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def merge_month(conn, spec: TaxiSpec, run: MonthRun, staged_rows: int, *, staged
                 log.info("%s: %s of %s staged rows are not in the month's partition %s yet",
                          run["label"], f"{left:,}", f"{staged_rows:,}", run["partition"])
                 if left == 0:
+                    _drop_staging(merge)
                     return MergeResult(staged_rows, 0, "unchanged", time.perf_counter() - started)
         found = _find_candidates(merge, pending, own)
         if not own and staged_with_ids and not merge.scalar("has_row_triggers"):
@@ -105,9 +107,16 @@ def merge_month(conn, spec: TaxiSpec, run: MonthRun, staged_rows: int, *, staged
                 merge.execute("create_partition")
             inserted = merge.execute("insert_new", pending=pending).rowcount
             placement = "inserted"
+            _drop_staging(merge)
     result = MergeResult(staged_rows, inserted, placement, time.perf_counter() - started)
     log.info("%s: %s rows %s as %s", run["label"], f"{inserted:,}", placement, run["partition"])
     return result
+
+
+def _drop_staging(merge: _Merge) -> None:
+    """The staged rows are placed: the staging table goes with this transaction (the teardown, told
+    by the merge's result, then has nothing to do)."""
+    merge.cursor.execute(render("postgres/drop_staging.sql", staging_table=merge.run["staging_table"]))
 
 
 def _find_candidates(merge: _Merge, pending: str, own: bool) -> int:

@@ -36,39 +36,55 @@ def _connect():
     return _hook().get_conn()
 
 
-def ensure_tables(spec: TaxiSpec) -> None:
-    """Create the main table, its index and functions if missing (one transaction, statement by statement).
+def ensure_tables(conn, spec: TaxiSpec) -> None:
+    """Create the main table, its index and functions if missing, on ``conn``, and commit.
 
     The DDL ends by marking the table with a digest of itself; while the mark and the objects are
-    there, one catalog read replaces the DDL (it cost ~0.15 s a month). A task rather than
-    SQLExecuteQueryOperator: the operator needs its SQL when the DAG is built, and rendering the
-    DDL there made every parse of dags/postgres_taxi.py compile its templates (0.10 of 0.32 s under
-    cProfile); here it is rendered when the task runs, by the one renderer all SQL goes through.
+    there, one catalog read replaces the DDL (it cost ~0.15 s a month). Part of load_staging, on its
+    connection, rather than a task of its own: that was one more task turn per month and one more
+    connection (a SCRAM handshake, ~14 ms) for a catalog read. Rendered when the task runs, by the
+    one renderer all SQL goes through (rendering it when the DAG is built made every parse of
+    dags/postgres_taxi.py compile its templates: 0.10 of 0.32 s under cProfile).
     """
     ddl = ensure_tables_sql(spec)
     marker = f"NYC TLC {spec.taxi} trips, one partition per monthly file (ny_taxi DDL {hashlib.md5(ddl.encode()).hexdigest()[:12]})"
     names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "audit_schema": AUDIT_SCHEMA, "marker": marker}
-    hook = _hook()
-    if hook.get_first(render("postgres/tables_current.sql", **names), parameters={"marker": marker})[0]:
+    if conn.execute(render("postgres/tables_current.sql", **names), {"marker": marker}).fetchone()[0]:
         log.info("public.%s and its functions are up to date", spec.table)
-        return
-    hook.log.disabled = True  # it would log every statement of the DDL
-    hook.run(ddl + render("postgres/mark_tables.sql", **names), split_statements=True)
-    log.info("created or updated public.%s, its strays index and functions (%s)", spec.table, marker)
+    else:  # no parameters: one simple-protocol query, the DDL's statements in one transaction
+        conn.execute(ddl + render("postgres/mark_tables.sql", **names))
+        log.info("created or updated public.%s, its strays index and functions (%s)", spec.table, marker)
+    conn.commit()
 
 
 def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
-    """Stream the month's file (``located``: csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
+    """Make sure the tables exist, sweep stale staging tables, then stream the month's file
+    (``located``: csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
     from taxi_pipeline.postgres.load import load_month
 
     conn = _connect()
     try:
+        ensure_tables(conn, spec)
+        _sweep_stale_staging(conn, spec, settings)
         staged = load_month(conn, spec, run, located, streams=settings.copy_streams,
                             read_timeout=settings.http_read_timeout)
     finally:
         conn.close()
     return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "sha256": staged.sha256,
             "source_url": public_url(located["url"]), "started_at": staged.started_at, "with_ids": staged.with_ids}
+
+
+def _sweep_stale_staging(conn, spec: TaxiSpec, settings: Settings) -> list[str]:
+    """Drop the staging tables of ``spec``'s type older than the TTL (left by runs killed before
+    their teardown could run); returns their names."""
+    stale = [name for (name,) in conn.execute(render("postgres/stale_staging.sql"), {
+        "schema": STAGING_SCHEMA, "taxi": spec.taxi, "ttl_seconds": int(settings.staging_ttl.total_seconds()),
+    })]
+    for name in stale:
+        log.warning("dropping stale staging table %s (older than %s)", name, settings.staging_ttl)
+        conn.execute(render("postgres/drop_staging.sql", staging_table=name))
+    conn.commit()
+    return stale
 
 
 def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
@@ -95,18 +111,21 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: A
             "skipped_rows": result.skipped_rows, "placement": result.placement, "load_id": load_id}
 
 
-def drop_staging(spec: TaxiSpec, run: MonthRun, settings: Settings) -> list[str]:
-    """Drop this run's staging table, then sweep stale ones of the same taxi type; returns the swept."""
+def drop_staging(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any] | None) -> None:
+    """Teardown: drop this run's staging table, unless hash_merge disposed of it.
+
+    ``merged`` is hash_merge's result, None when the merge failed or never ran: a merge that
+    commits has attached the staging table as the month's partition or dropped it in its own
+    transaction, so after one there is nothing left to drop and no connection is opened.
+    """
+    if merged is not None:
+        log.info("%s: nothing to drop: hash_merge's commit attached or dropped the staging table (%s)",
+                 run["label"], merged["placement"])
+        return
     conn = _connect()
     conn.autocommit = True
     try:
         conn.execute(render("postgres/drop_staging.sql", staging_table=run["staging_table"]))
-        stale = [name for (name,) in conn.execute(render("postgres/stale_staging.sql"), {
-            "schema": STAGING_SCHEMA, "taxi": spec.taxi, "ttl_seconds": int(settings.staging_ttl.total_seconds()),
-        })]
-        for name in stale:
-            log.warning("dropping stale staging table %s (older than %s)", name, settings.staging_ttl)
-            conn.execute(render("postgres/drop_staging.sql", staging_table=name))
     finally:
         conn.close()
-    return stale
+    log.info("%s: dropped %s", run["label"], run["staging_table"])

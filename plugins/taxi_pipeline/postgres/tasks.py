@@ -1,4 +1,4 @@
-"""The Postgres target's tasks: ensure tables -> load staging -> hash-merge -> check quality, drop staging.
+"""The Postgres target's tasks: load staging (tables ensured first) -> hash-merge -> check quality, drop staging.
 
 Each task gets what it needs as arguments (the run from ``resolve_month``, the staged month from
 ``load_staging``, the merge's result); the work itself is in steps.py and quality.py.
@@ -26,14 +26,11 @@ def table_asset(spec: TaxiSpec) -> Asset:
 
 def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
     """The tasks after wait_for_file; returns the last one (check_quality: the month's summary)."""
-    @task(task_id="ensure_tables")
-    def ensure_tables() -> None:
-        """CREATE IF NOT EXISTS: the partitioned main table, its strays index, the staging schema."""
-        steps.ensure_tables(spec)
-
     @task(task_id="load_staging")
     def load_staging(run: MonthRun, located: LocatedFile) -> dict[str, Any]:
-        """Stream the month's file (csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
+        """Create the tables if missing (CREATE IF NOT EXISTS: the partitioned main table, its strays
+        index, the staging schema), then stream the month's file (csv.gz or parquet) into this run's
+        staging table (COPY, one transaction)."""
         from taxi_pipeline.source import BadSourceFile, MonthNotPublished
 
         try:
@@ -53,14 +50,13 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
         return merged
 
     @task(task_id="drop_staging")
-    def drop_staging(run: MonthRun) -> None:
-        """Teardown: drop this run's staging table (also after a failure), sweep stale ones."""
-        steps.drop_staging(spec, run, settings)
+    def drop_staging(run: MonthRun, merged: dict[str, Any] | None) -> None:
+        """Teardown: drop this run's staging table if the merge failed (``merged`` is then None)."""
+        steps.drop_staging(spec, run, merged)
 
     staged = load_staging(run, located)
-    located >> ensure_tables() >> staged
     merged = hash_merge(run, staged)
-    merged >> drop_staging(run).as_teardown(setups=staged)
+    drop_staging(run, merged).as_teardown(setups=staged)
     return MonthQualityCheckOperator(task_id="check_quality", taxi=spec.taxi, run=run, merged=merged,
                               record_template="postgres/audit/record_quality.sql",
                               table=f"public.{spec.table}", conn_id=POSTGRES_CONN_ID, retries=0,
