@@ -111,7 +111,7 @@ def test_sigkill_between_copy_and_merge(taxi_db, monitor, source, months, tmp_pa
     left_behind = staging_tables(db)
     assert len(left_behind) == 1 and left_behind[0].startswith("green_2019_08_")
 
-    # The next successful run loads the month completely and sweeps the dead run's staging.
+    # The next run sweeps the dead run's staging (load_staging, before its own) and loads the month completely.
     monkeypatch.setenv("NY_TAXI_STAGING_TTL_MINUTES", "0")
     time.sleep(1.1)  # the sweep drops staging strictly older than the TTL (seconds resolution)
     assert str(run_month("green", 2019, 8).state) == "success"

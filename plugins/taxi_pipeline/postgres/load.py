@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 from taxi_pipeline.months import Month
 from taxi_pipeline.releases import LocatedFile
-from taxi_pipeline.run import MonthRun, run_month
+from taxi_pipeline.run import MonthRun
 from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, CsvStream, open_month_csv
 from taxi_pipeline.specs import TaxiSpec
@@ -215,32 +215,55 @@ def open_month(located: LocatedFile, spec: TaxiSpec, month: Month, *, read_timeo
             yield stream
 
 
-def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, streams: int,
-               read_timeout: float) -> StagedMonth:
+@contextmanager
+def opening_month(located: LocatedFile, spec: TaxiSpec, month: Month, *, read_timeout: float) -> Iterator[Future]:
+    """:func:`open_month` in a background thread: a future of the stream, closed at exit.
+
+    Opening a file is a request, its first chunk and the header check (~35 ms for a 90k-row
+    month); meanwhile the load connects, checks the tables and creates its staging table, which
+    together take about as long. The load waits for the stream before it commits that table.
+    """
+    context = open_month(located, spec, month, read_timeout=read_timeout)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-month")
+    future = pool.submit(context.__enter__)
+    pool.shutdown(wait=False)
+    try:
+        yield future
+    except BaseException as exc:
+        if future.exception() is None and context.__exit__(type(exc), exc, exc.__traceback__):
+            return
+        raise
+    else:
+        if future.exception() is None:
+            context.__exit__(None, None, None)
+
+
+def load_month(conn, spec: TaxiSpec, run: MonthRun, source: Future, *, streams: int) -> StagedMonth:
     """Create the run's staging table and COPY the month's file into it; committed only if complete.
 
     ``conn`` is a psycopg 3 connection (what ``PostgresHook.get_conn()`` returns with SQLAlchemy
-    2); further streams open connections with its parameters. On any error the staging table is
-    dropped and the error re-raised (bad values as :class:`BadSourceFile` naming file, line, column).
+    2); further streams open connections with its parameters. ``source``: the file's stream as
+    :func:`opening_month` opens it. On any error the staging table is dropped and the error
+    re-raised (bad values as :class:`BadSourceFile` naming file, line, column).
     """
-    staging_table, filename, month = run["staging_table"], run["filename"], run_month(run)
+    staging_table, filename = run["staging_table"], run["filename"]
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat()
     extra: list = []
     opening = _open_extra_connections(conn, streams - 1)
-    created = False
+    committed = False  # the staging table, before the COPY (other streams must see it)
     try:
         with conn.cursor() as cursor:
             reload = bool(cursor.execute(render("postgres/partition_exists.sql"), {"partition": run["partition"]}).fetchone()[0])
             names = {"taxi": spec, "staging_schema": STAGING_SCHEMA, "staging_table": staging_table,
                      "filename": filename, "reload": reload}
-            with open_month(located, spec, month, read_timeout=read_timeout) as stream:
-                cursor.execute(render("postgres/create_staging.sql", **names))
-                created = True
-                if streams > 1:  # the other connections must see the table
-                    conn.commit()
-                    extra = opening.result()
-                copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
-                rows = _copy(stream, [conn, *extra], copy_sql)
+            cursor.execute(render("postgres/create_staging.sql", **names))
+            stream = source.result()  # a file that cannot be read fails here, the table rolled back
+            if streams > 1:
+                conn.commit()
+                committed = True
+                extra = opening.result()
+            copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
+            rows = _copy(stream, [conn, *extra], copy_sql)
             for other in extra:
                 other.commit()
             cursor.execute(render("postgres/finish_staging.sql", **names))
@@ -248,7 +271,7 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, located: LocatedFile, *, str
     except BaseException:
         for c in [conn, *extra]:
             _quietly(c.rollback)
-        if created and streams > 1:  # committed before the COPY: take it away again
+        if committed:  # take it away again
             _quietly(lambda: (conn.execute(render("postgres/drop_staging.sql", staging_table=staging_table)), conn.commit()))
         raise
     finally:

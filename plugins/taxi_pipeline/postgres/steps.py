@@ -12,7 +12,7 @@ from typing import Any
 
 from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
 from taxi_pipeline.releases import LocatedFile, public_url
-from taxi_pipeline.run import Attempt, MonthRun
+from taxi_pipeline.run import Attempt, MonthRun, run_month
 from taxi_pipeline.settings import AUDIT_SCHEMA, POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
@@ -60,16 +60,16 @@ def ensure_tables(conn, spec: TaxiSpec) -> None:
 def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
     """Make sure the tables exist, sweep stale staging tables, then stream the month's file
     (``located``: csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
-    from taxi_pipeline.postgres.load import load_month
+    from taxi_pipeline.postgres.load import load_month, opening_month
 
-    conn = _connect()
-    try:
-        ensure_tables(conn, spec)
-        _sweep_stale_staging(conn, spec, settings)
-        staged = load_month(conn, spec, run, located, streams=settings.copy_streams,
-                            read_timeout=settings.http_read_timeout)
-    finally:
-        conn.close()
+    with opening_month(located, spec, run_month(run), read_timeout=settings.http_read_timeout) as source:
+        conn = _connect()
+        try:
+            ensure_tables(conn, spec)
+            _sweep_stale_staging(conn, spec, settings)
+            staged = load_month(conn, spec, run, source, streams=settings.copy_streams)
+        finally:
+            conn.close()
     return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "sha256": staged.sha256,
             "source_url": public_url(located["url"]), "started_at": staged.started_at, "with_ids": staged.with_ids}
 
