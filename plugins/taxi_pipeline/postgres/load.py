@@ -7,10 +7,9 @@ the month already has a partition, the table is UNLOGGED and id-less: the merge 
 with that partition, hashing in parallel. The main table is not touched here.
 
 Several COPY streams run at once (setting ``NY_TAXI_COPY_STREAMS``): the CSV is cut at record
-boundaries into small pieces that whichever stream is free takes (one connection each), so
-parsing and hashing -- the server's work -- use more than one core, evenly, while this process
-only gunzips. Errors still name the file's own
-line. A failed load drops its staging table; a killed one leaves it to the teardown/sweep.
+boundaries into small pieces dealt out in turn to one connection per stream, so parsing and
+hashing -- the server's work -- use more than one core, evenly, while this process only gunzips. Errors still name the file's own line. A failed load drops its staging table; a
+killed one leaves it to the teardown/sweep.
 """
 
 from __future__ import annotations
@@ -35,9 +34,11 @@ from taxi_pipeline.sql_templates import render
 
 log = logging.getLogger(__name__)
 
-# The CSV goes out in pieces of about this size to whichever stream is free: small enough that the
-# streams end together (a 90k-row month is 8 MB; dealt out in the 3.5 MB the gunzip of a 1 MiB read
-# gives, one stream got 58% of it), big enough that a piece costs nothing to hand over.
+# The CSV goes out in pieces of about this size, to the streams in turn: equal shares, so the streams
+# end together. Dealt out in the 3.5 MB the gunzip of a 1 MiB read gives, one stream of a 90k-row
+# month (8 MB) got 58% of it. Not a queue the first free stream takes from: a COPY write returns
+# once the socket holds the bytes, so at the end one backend worked alone for 40-190 ms a month
+# (Postgres's statement log); in turn, first loads took 1.39x the floor against 1.47x (one run).
 _PIECE_BYTES = 256 << 10
 _QUEUED_PIECES = 4  # per stream: memory stays at a few MB whatever the month's size
 _ABORT = object()
@@ -101,11 +102,12 @@ def _complete_records(buffer: bytes) -> int:
 
 @dataclass(eq=False)
 class _CopyStream:
-    """One connection's COPY, run by its own thread on the pieces it takes from the shared queue."""
+    """One connection's COPY, fed from a small queue by its own thread."""
 
     conn: object
     sql: str
-    pieces: queue.Queue  # (data, its first line in the file, its lines); shared by the streams
+    # (data, its first line in the file, its lines)
+    pieces: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=_QUEUED_PIECES))
     first_line: int = 2  # the data's first line in the file
     lines_taken: int = 0
     # (first COPY line of a piece, its line in the file): maps COPY's line numbers back.
@@ -123,7 +125,7 @@ class _CopyStream:
         return at + copy_line - first
 
     def _run(self) -> None:
-        fed = False  # this stream took its end marker
+        fed = False  # the feeder's end marker was taken
         try:
             with self.conn.cursor() as cursor:
                 # Staging is rebuilt from the source if lost: no need to wait for the WAL flush.
@@ -144,16 +146,18 @@ class _CopyStream:
                 pass
 
 
-def _deal_out(stream: CsvStream, pieces: queue.Queue, copies: list[_CopyStream]) -> None:
-    """Cut the CSV at record boundaries into ~_PIECE_BYTES pieces and queue them for the streams."""
+def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
+    """Cut the CSV at record boundaries into ~_PIECE_BYTES pieces and hand them to the streams in turn."""
     pending = b""
     file_line = stream.first_line
+    turn = 0
 
     def put(data: bytes) -> None:
-        nonlocal file_line
+        nonlocal file_line, turn
         lines = data.count(b"\n")
-        pieces.put((data, file_line, lines))
+        copies[turn % len(copies)].pieces.put((data, file_line, lines))
         file_line += lines
+        turn += 1
 
     while chunk := stream.read(CHUNK_BYTES):
         if any(c.error for c in copies):
@@ -293,16 +297,15 @@ def _copy(stream, conns: list, sql: str) -> int:
     """COPY ``stream`` through one stream per connection; the rows copied, or the first stream's error."""
     import psycopg
 
-    pieces: queue.Queue = queue.Queue(maxsize=_QUEUED_PIECES * len(conns))
-    copies = [_CopyStream(c, sql, pieces, first_line=stream.first_line) for c in conns]
+    copies = [_CopyStream(c, sql, first_line=stream.first_line) for c in conns]
     for copy in copies:
         copy.start()
     try:
-        _deal_out(stream, pieces, copies)
+        _deal_out(stream, copies)
     except BaseException:
-        _finish(pieces, copies, abort=True)
+        _finish(copies, abort=True)
         raise
-    _finish(pieces, copies)
+    _finish(copies)
     failed = next((c for c in copies if c.error), None)
     if failed is not None:
         if isinstance(failed.error, psycopg.errors.DataError):  # bad values, field counts, cut lines
@@ -311,11 +314,11 @@ def _copy(stream, conns: list, sql: str) -> int:
     return sum(c.rows for c in copies)
 
 
-def _finish(pieces: queue.Queue, copies: list[_CopyStream], abort: bool = False) -> None:
+def _finish(copies: list[_CopyStream], abort: bool = False) -> None:
     """End every stream's COPY (``abort``: make them fail) and wait for their threads."""
-    for marker in ([_ABORT] if abort else []) + [None]:
-        for _ in copies:  # each stream stops at the first end marker it takes
-            pieces.put(marker)
+    for copy in copies:
+        for marker in ([_ABORT] if abort else []) + [None]:  # a failed stream drains to its None
+            copy.pieces.put(marker)
     for copy in copies:
         copy.thread.join()
 
