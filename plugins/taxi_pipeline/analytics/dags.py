@@ -77,6 +77,17 @@ TARGETS: dict[str, DbtTarget] = {
 }
 
 
+def _trigger_params() -> dict[str, Param]:
+    """The trigger form of a dbt DAG: which command, and whether to rebuild from scratch."""
+    return {
+        "dbt_command": Param("build", enum=list(DBT_COMMANDS), title="dbt command",
+                             description="build: every model, one task each, with its tests; "
+                                         "anything else: that command once, for the whole project"),
+        "full_refresh": Param(False, type="boolean", title="Full refresh",
+                              description="Rebuild the incremental models from scratch (build, run, seed)"),
+    }
+
+
 def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Settings | None = None) -> DAG:
     from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
@@ -116,13 +127,7 @@ def build_dbt_dag(target_name: str, *, doc_md: str | None = None, settings: Sett
         catchup=False,
         max_active_runs=1,  # builds of the same models queue instead of racing on their tables
         default_args={"retries": settings.retries, "retry_delay": settings.retry_delay},
-        params={
-            "dbt_command": Param("build", enum=list(DBT_COMMANDS), title="dbt command",
-                                 description="build: every model, one task each, with its tests; "
-                                             "anything else: that command once, for the whole project"),
-            "full_refresh": Param(False, type="boolean", title="Full refresh",
-                                  description="Rebuild the incremental models from scratch (build, run, seed)"),
-        },
+        params=_trigger_params(),
         tags=["dbt", target.name],
         doc_md=doc_md,
     ) as dag:

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # end together. Dealt out in the 3.5 MB the gunzip of a 1 MiB read gives, one stream of a 90k-row
 # month (8 MB) got 58% of it. Not a queue the first free stream takes from: a COPY write returns
 # once the socket holds the bytes, so at the end one backend worked alone for 40-190 ms a month
-# (Postgres's statement log); in turn, first loads took 1.39x the floor against 1.47x (one run).
+# (Postgres's statement log); in turn, first loads took 1.39x the floor against 1.47x (both
+# versions alternating in one run, 4 repetitions).
 _PIECE_BYTES = 256 << 10
 _QUEUED_PIECES = 4  # per stream: memory stays at a few MB whatever the month's size
 _ABORT = object()
