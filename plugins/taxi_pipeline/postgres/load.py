@@ -8,8 +8,9 @@ with that partition, hashing in parallel. The main table is not touched here.
 
 Several COPY streams run at once (setting ``NY_TAXI_COPY_STREAMS``): the CSV is cut at record
 boundaries into small pieces dealt out in turn to one connection per stream, so parsing and
-hashing -- the server's work -- use more than one core, evenly, while this process only gunzips. Errors still name the file's own line. A failed load drops its staging table; a
-killed one leaves it to the teardown/sweep.
+hashing -- the server's work -- use more than one core, evenly, while this process only gunzips.
+Errors still name the file's own line. A failed load drops its staging table; a killed one leaves
+it to the teardown/sweep.
 """
 
 from __future__ import annotations
@@ -200,9 +201,14 @@ def _open_extra_connections(conn, count: int) -> Future | None:
             raise
         return opened
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-connect")
+    return _in_background(open_all, "copy-connect")
+
+
+def _in_background(work: Callable[[], object], name: str) -> Future:
+    """Run ``work`` in a thread of its own; its result (or error) is the future's."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
     try:
-        return pool.submit(open_all)
+        return pool.submit(work)
     finally:
         pool.shutdown(wait=False)
 
@@ -229,9 +235,7 @@ def opening_month(located: LocatedFile, spec: TaxiSpec, month: Month, *, read_ti
     together take about as long. The load waits for the stream before it commits that table.
     """
     context = open_month(located, spec, month, read_timeout=read_timeout)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-month")
-    future = pool.submit(context.__enter__)
-    pool.shutdown(wait=False)
+    future = _in_background(context.__enter__, "open-month")
     try:
         yield future
     except BaseException as exc:
