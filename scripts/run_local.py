@@ -105,7 +105,7 @@ def _checked_window(args: argparse.Namespace):
     from taxi_pipeline.months import Month, ParamError, Window
     from taxi_pipeline.specs import SPECS
 
-    from taxi_pipeline.releases import release
+    from taxi_pipeline.extract.releases import release
 
     if args.taxi not in (*SPECS, "all"):
         raise ParamError(f"TAXI: expected one of {', '.join([*SPECS, 'all'])}, got {args.taxi!r}")

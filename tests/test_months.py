@@ -10,7 +10,7 @@ import pytest
 
 from taxi_pipeline.months import Month, ParamError, Window, resolve_month
 from taxi_pipeline.run import describe_run
-from taxi_pipeline.releases import DTC, TLC, release
+from taxi_pipeline.extract.releases import DTC, TLC, release
 from taxi_pipeline.specs import FHVHV, GREEN, YELLOW, get_spec
 
 WINDOW = Window(Month(2019, 1), Month(2021, 7))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from taxi_pipeline.months import Month
-from taxi_pipeline.source_parquet import SPOOL_DIR
+from taxi_pipeline.extract.parquet import SPOOL_DIR
 from taxi_pipeline.specs import SPECS
 
 from tests.support import fake_parquet, fake_tlc
@@ -179,7 +179,7 @@ def test_the_sweep_removes_a_killed_loads_spool_file(tmp_path):
     import sys
     from datetime import timedelta
 
-    from taxi_pipeline.source_parquet import sweep_spool
+    from taxi_pipeline.extract.parquet import sweep_spool
 
     SPOOL_DIR.mkdir(parents=True, exist_ok=True)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -198,7 +198,7 @@ _CHILD = """
 import sys
 sys.path.insert(0, sys.argv[2])
 from taxi_pipeline.months import Month
-from taxi_pipeline.source_parquet import open_month_parquet
+from taxi_pipeline.extract.parquet import open_month_parquet
 from taxi_pipeline.specs import FHV
 with open_month_parquet(sys.argv[1], FHV, Month(2019, 5), read_timeout=60):
     pass
@@ -215,7 +215,7 @@ def test_a_load_killed_mid_download_leaves_its_spool_file_to_the_sweep(tmp_path)
     import time
     from datetime import timedelta
 
-    from taxi_pipeline.source_parquet import sweep_spool
+    from taxi_pipeline.extract.parquet import sweep_spool
 
     from tests.conftest import ROOT
 

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.alerts import MonthAlerts
 from taxi_pipeline.months import ParamError, Window
-from taxi_pipeline.published import MonthPublishedSensor
+from taxi_pipeline.extract.published import MonthPublishedSensor
 from taxi_pipeline.run import MonthRun, describe_run
 from taxi_pipeline.settings import SOURCE_VARIABLE, Settings
 from taxi_pipeline.specs import TaxiSpec, get_spec

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Mapping, TypedDict
 
 from taxi_pipeline.months import DATED_RUN_TYPES, Month, ParamError, Window, resolve_month
-from taxi_pipeline.releases import LocatedFile, release
+from taxi_pipeline.extract.releases import LocatedFile, release
 from taxi_pipeline.settings import STAGING_SCHEMA
 from taxi_pipeline.specs import TaxiSpec
 

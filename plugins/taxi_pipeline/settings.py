@@ -45,7 +45,7 @@ def _month_or_latest(raw: str) -> Month | None:
 
 
 def _source(raw: str) -> str:
-    from taxi_pipeline.releases import release
+    from taxi_pipeline.extract.releases import release
 
     release(raw, setting="NY_TAXI_SOURCE")  # raises naming the variable
     return raw
@@ -237,7 +237,7 @@ class Settings:
 
     def window(self, spec: TaxiSpec, today: datetime | None = None) -> Window:
         """The months ``spec``'s DAGs schedule: NY_TAXI_START..END_MONTH within what the source publishes."""
-        from taxi_pipeline.releases import release
+        from taxi_pipeline.extract.releases import release
 
         published = release(self.source, setting="NY_TAXI_SOURCE").window(spec, today)
         first = max(self.first_month, published.first)
@@ -269,7 +269,7 @@ class Settings:
 
     def open_ended(self, spec: TaxiSpec) -> bool:
         """No last month: NY_TAXI_END_MONTH=latest and a source that keeps publishing (tlc)."""
-        from taxi_pipeline.releases import release
+        from taxi_pipeline.extract.releases import release
 
         return self.last_month is None and release(self.source, setting="NY_TAXI_SOURCE").published(spec)[1] is None
 

@@ -115,7 +115,7 @@ class TaxiSpec:
     bigquery_hash_columns: tuple[str, ...]
     schedule: str
     # The months each source publishes: (first, last) as YYYY-MM, last None: up to the current
-    # month (releases.py). A source missing here publishes none of this type.
+    # month (extract/releases.py). A source missing here publishes none of this type.
     published: dict[str, tuple[str, str | None]] = field(default_factory=dict, hash=False, compare=False)
     refused: str = ""  # why months a source publishes before ``published``'s first are not loaded
     tags: tuple[str, ...] = field(default=())

@@ -24,7 +24,8 @@ import jinja2
 from taxi_pipeline.months import Month, Window
 from taxi_pipeline.run import MonthRun
 from taxi_pipeline.settings import Settings
-from taxi_pipeline.source import CHUNK_BYTES, open_month_csv
+from taxi_pipeline.extract.csv_gz import open_month_csv
+from taxi_pipeline.extract.fetch import CHUNK_BYTES
 from taxi_pipeline.specs import TaxiSpec
 
 _KESTRA = jinja2.Environment(
@@ -148,7 +149,7 @@ class Ours(LoadPath):
     @staticmethod
     def locate(run: MonthRun):
         """wait_for_file's answer: the month's file in the mirror (it is there)."""
-        from taxi_pipeline.releases import locate
+        from taxi_pipeline.extract.releases import locate
 
         return locate(run["candidates"], run["label"], read_timeout=60)
 

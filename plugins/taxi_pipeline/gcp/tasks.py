@@ -20,14 +20,14 @@ from airflow.sdk import Asset, Variable, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.lazy_operator import LazyOperator
-from taxi_pipeline.releases import LocatedFile, public_url
+from taxi_pipeline.extract.releases import LocatedFile, public_url
 from taxi_pipeline.run import MonthRun, run_month
 from taxi_pipeline.settings import BIGQUERY_AUDIT_TABLE, GCP_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
 
 if TYPE_CHECKING:
-    from taxi_pipeline.source import Progress
+    from taxi_pipeline.extract.fetch import Progress
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
     """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-    from taxi_pipeline.source import BadSourceFile, MonthNotPublished
+    from taxi_pipeline.extract.errors import BadSourceFile, MonthNotPublished
 
     parquet_source = located["format"] == "parquet"
     bucket = Variable.get("gcp_bucket_name")
@@ -104,7 +104,7 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
 def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str], Progress]:
     """(bytes, rows, the file's columns, the download's progress) of the object written to ``blob``:
     the csv.gz as is, or converted to Parquet."""
-    from taxi_pipeline.source import open_month_csv, open_month_gzip
+    from taxi_pipeline.extract.csv_gz import open_month_csv, open_month_gzip
 
     month, timeout = run_month(run), settings.http_read_timeout
     if settings.gcp_file_format == "csv":
@@ -128,7 +128,7 @@ def _upload_parquet(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings,
                     blob) -> tuple[int, int, list[str], list[dict], Progress]:
     """A TLC parquet file into the lake as it is (spooled, columns checked); the monthly table's
     schema is the file's own (BigQuery loads parquet types as they are; the MERGE casts them)."""
-    from taxi_pipeline.source_parquet import spool_parquet
+    from taxi_pipeline.extract.parquet import spool_parquet
 
     with spool_parquet(url, spec, run_month(run), read_timeout=settings.http_read_timeout) as spooled:
         blob.upload_from_filename(str(spooled.path), content_type="application/vnd.apache.parquet")

@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from taxi_pipeline.months import Month
-from taxi_pipeline.releases import LocatedFile
+from taxi_pipeline.extract.releases import LocatedFile
 from taxi_pipeline.run import MonthRun
 from taxi_pipeline.settings import STAGING_SCHEMA
-from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, CsvStream, open_month_csv
+from taxi_pipeline.extract.csv_gz import CsvStream, open_month_csv
+from taxi_pipeline.extract.errors import BadSourceFile
+from taxi_pipeline.extract.fetch import CHUNK_BYTES
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
 
@@ -217,7 +219,7 @@ def _in_background(work: Callable[[], object], name: str) -> Future:
 def open_month(located: LocatedFile, spec: TaxiSpec, month: Month, *, read_timeout: float):
     """The month's rows as a CSV stream, whatever the file's format (``columns``: its COPY column list)."""
     if located["format"] == "parquet":
-        from taxi_pipeline.source_parquet import open_month_parquet
+        from taxi_pipeline.extract.parquet import open_month_parquet
 
         with open_month_parquet(located["url"], spec, month, read_timeout=read_timeout) as stream:
             yield stream

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
-from taxi_pipeline.releases import LocatedFile, public_url
+from taxi_pipeline.extract.releases import LocatedFile, public_url
 from taxi_pipeline.run import Attempt, MonthRun, run_month
 from taxi_pipeline.settings import AUDIT_SCHEMA, POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
 from taxi_pipeline.specs import TaxiSpec

@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.postgres import steps
 from taxi_pipeline.quality import MonthQualityCheckOperator
-from taxi_pipeline.releases import LocatedFile
+from taxi_pipeline.extract.releases import LocatedFile
 from taxi_pipeline.run import MonthRun, current_attempt
 from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
@@ -31,7 +31,7 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
         """Create the tables if missing (CREATE IF NOT EXISTS: the partitioned main table, its strays
         index, the staging schema), then stream the month's file (csv.gz or parquet) into this run's
         staging table (COPY, one transaction)."""
-        from taxi_pipeline.source import BadSourceFile, MonthNotPublished
+        from taxi_pipeline.extract.errors import BadSourceFile, MonthNotPublished
 
         try:
             return steps.load_staging(spec, run, located, settings)

@@ -14,7 +14,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from taxi_pipeline.releases import locate
+from taxi_pipeline.extract.releases import locate
 
 
 class MonthPublishedSensor(BaseSensorOperator):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import unquote, urlparse
 
+from taxi_pipeline.extract.errors import SourceError
 from taxi_pipeline.months import Month, ParamError, Window
 from taxi_pipeline.specs import TaxiSpec
 
@@ -118,7 +119,7 @@ def locate(candidates: list[LocatedFile], label: str, read_timeout: float) -> Lo
     """The first candidate that exists now (a file, or an HTTP 200 after redirects), else None.
 
     A 404 or a missing file means "not published yet"; a 5xx or a network error raises
-    :class:`taxi_pipeline.source.SourceError` (the poke fails and is retried).
+    :class:`SourceError` (the poke fails and is retried).
     """
     for candidate in candidates:
         if urlparse(candidate["url"]).scheme in ("http", "https"):
@@ -133,8 +134,6 @@ def _http_exists(url: str, label: str, read_timeout: float) -> bool:
     """HEAD (following redirects); a 403/405 is asked again with a GET whose body is never read: the
     release's redirect target is a URL signed for GET, and S3/CloudFront answer 403 for a missing file."""
     import requests
-
-    from taxi_pipeline.source import SourceError
 
     try:
         response = requests.head(url, allow_redirects=True, timeout=(15, read_timeout))

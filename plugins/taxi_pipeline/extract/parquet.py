@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from taxi_pipeline.extract.columns import file_columns
+from taxi_pipeline.extract.errors import BadSourceFile, SourceError
+from taxi_pipeline.extract.fetch import CHUNK_BYTES, Progress, open_source
+from taxi_pipeline.extract.releases import TLC_LAYOUT
 from taxi_pipeline.months import Month
-from taxi_pipeline.releases import TLC_LAYOUT
-from taxi_pipeline.source import CHUNK_BYTES, BadSourceFile, Progress, SourceError, file_columns, open_source
 from taxi_pipeline.specs import TaxiSpec
 
 log = logging.getLogger(__name__)
