@@ -19,6 +19,7 @@ help:
 	@echo "make dbt  (seed, run, test the dbt models on what make run loaded; schema analytics)"
 	@echo "make backfill [TAXI=...] START=YYYY-MM END=YYYY-MM [REPROCESS=none|failed|completed]  (airflow backfill create on the local Airflow)"
 	@echo "make test | make bench | make chaos | make airflow-up | make screenshots | make lock | make pg-up | make pg-down | make clean"
+	@echo "make docs  (the manual: mkdocs build --strict into site/; broken links and anchors fail it)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +93,21 @@ test: venv-dev dbt-manifest
 
 clean: pg-down
 	rm -rf .airflow .pg
+
+# ---- the docs site (mkdocs.yml, docs/), in its own virtualenv: its tools never touch Airflow's pins ----
+DOCS_VENV := .venv-docs
+.PHONY: venv-docs docs
+
+$(DOCS_VENV)/.installed: requirements-docs.txt | $(VENV)/.installed
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(UV) pip install -q --python $(DOCS_VENV)/bin/python -r requirements-docs.txt
+	touch $@
+
+venv-docs: $(DOCS_VENV)/.installed
+
+# --strict: a broken link, a missing page or a missing anchor fails the build (mkdocs.yml `validation`).
+docs: venv-docs
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --site-dir site
 
 # ---- local Airflow (api-server, scheduler, dag-processor on 127.0.0.1; scripts/airflow_local.py) ----
 # The DAG window is START..END (as for `make run`); SOURCE sets the Variable ny_taxi_source.

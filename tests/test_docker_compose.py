@@ -159,8 +159,8 @@ def mounts(service: dict[str, Any]) -> dict[str, str]:
 def test_services_the_readme_names_exist(config):
     services = set(config["services"])
     assert REQUIRED_SERVICES <= services, sorted(REQUIRED_SERVICES - services)
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## The docker-compose stack", 1)[1].split("\n## ", 1)[0]
+    readme = (ROOT / "docs" / "docker-compose.md").read_text()  # the manual's page
+    section = readme.split("# The docker-compose stack", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M))
     assert named and named <= services, sorted(named - services)
     assert REQUIRED_SERVICES <= named  # and the README describes every required one
