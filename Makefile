@@ -82,11 +82,10 @@ pg-up: venv
 pg-down:
 	scripts/pg.sh stop
 
-# A bad TAXI/START/END is reported (one line naming it) before Postgres starts.
+# A bad TAXI/START/END/SOURCE is one line naming it, before run_local.py starts Postgres (scripts/pg.sh);
+# Airflow's logs go to .airflow/logs/make-run-*.log (VERBOSE=1: to the terminal). docs/notes/terminal.md.
 run: venv
-	@$(PY) scripts/run_local.py --check --taxi "$(TAXI)" --start "$(START)" --end "$(END)"
-	scripts/pg.sh start
-	$(PY) scripts/run_local.py --taxi "$(TAXI)" --start "$(START)" --end "$(END)" $(if $(SOURCE),--source "$(SOURCE)")
+	@$(PY) scripts/run_local.py --taxi "$(TAXI)" --start "$(START)" --end "$(END)" $(if $(SOURCE),--source "$(SOURCE)")
 
 test: venv-dev dbt-manifest
 	$(PY) -m pytest

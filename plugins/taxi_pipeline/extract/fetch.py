@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
-from taxi_pipeline.extract.errors import BadSourceFile, MonthNotPublished, SourceError
+from taxi_pipeline.extract.errors import BadSourceFile, MonthNotPublished, SourceError, unreachable
 from taxi_pipeline.extract.releases import local_path
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _open_http(url: str, label: str, read_timeout: float, what: str) -> Iterator
     try:
         response = requests.get(url, stream=True, timeout=(15, read_timeout))
     except requests.RequestException as exc:
-        raise SourceError(f"{label}: cannot reach {url}: {exc}") from exc
+        raise SourceError(f"{label}: {unreachable(url, exc)} for {url}") from exc
     with response:
         if response.status_code == 404:
             raise MonthNotPublished(f"{label}: month not published: HTTP 404 for {url}")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import unquote, urlparse
 
-from taxi_pipeline.extract.errors import SourceError
+from taxi_pipeline.extract.errors import SourceError, unreachable
 from taxi_pipeline.months import Month, ParamError, Window
 from taxi_pipeline.specs import TaxiSpec
 
@@ -141,7 +141,7 @@ def _http_exists(url: str, label: str, read_timeout: float) -> bool:
             with requests.get(url, stream=True, allow_redirects=True, timeout=(15, read_timeout)) as response:
                 pass
     except requests.RequestException as exc:
-        raise SourceError(f"{label}: cannot reach {url}: {exc}") from exc
+        raise SourceError(f"{label}: {unreachable(url, exc)} for {url}") from exc
     if response.status_code in (403, 404):
         return False
     if response.status_code != 200:
