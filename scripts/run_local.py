@@ -296,8 +296,8 @@ def _load(args: argparse.Namespace, window, taxis: list[str], chosen, console: C
             continue
         skipped = [m for m in window.months() if m not in published]
         if skipped:
-            console.say(f"{taxi} {_span(skipped)}: skipped, {settings.source} publishes {taxi} "
-                        f"{_span([published.first, published.last])}")
+            first, last = chosen.published(get_spec(taxi))  # the source's span, not the window's
+            console.say(f"{taxi} {_span(skipped)}: skipped, {chosen.name} publishes {taxi} {first}..{last or 'now'}")
         todo = [m for m in window.months() if m in published]
         if todo and down:
             console.say(f"{taxi} {_span(todo)}: not loaded: {down}; {UNREACHABLE_FIX}")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import fake_tlc
-from tests.support.http_server import FixtureServer
+from tests.support.http_server import Fault, FixtureServer
 from tests.support.net import free_port
 from taxi_pipeline.specs import SPECS
 
@@ -60,10 +60,10 @@ def line_of(lines: list[str], prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def mirror_run(run_env, tmp_path_factory) -> subprocess.CompletedProcess[str]:
-    """green 2020-01..2020-05 from a mirror over HTTP: 01 good, 02 missing (404), 03 truncated,
-    04 not gzip, 05 a renamed column."""
+    """green 2020-01..2020-05 from a mirror over HTTP: 01 good (its download pauses for 5.5 s: a
+    progress line is due), 02 missing (404), 03 truncated, 04 not gzip, 05 a renamed column."""
     root = tmp_path_factory.mktemp("mirror")
-    fake_tlc.write_month(root, GREEN, 2020, 1, ROWS, seed=7)
+    good = fake_tlc.write_month(root, GREEN, 2020, 1, ROWS, seed=7)
     truncated = fake_tlc.write_month(root, GREEN, 2020, 3, ROWS, seed=7).path
     truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
     fake_tlc.release_path(root, "green", 2020, 4).write_bytes(b"this is not a gzip file\n" * 100)
@@ -71,6 +71,7 @@ def mirror_run(run_env, tmp_path_factory) -> subprocess.CompletedProcess[str]:
     header = GREEN.header.replace("fare_amount", "fare")
     drifted.write_bytes(gzip.compress(f"{header}\n".encode()))
     with FixtureServer(root) as server:
+        server.add_faults(good.url_path, Fault.stall(5.5, after_bytes=1000), method="GET")
         return make_run(run_env, "--taxi", "green", "--start", "2020-01", "--end", "2020-05",
                         "--source", server.base_url)
 
@@ -86,6 +87,9 @@ def test_a_mirror_run_prints_a_header_a_line_per_month_and_the_table(mirror_run)
     assert re.fullmatch(rf"green 2020-01: {ROWS} rows in the file, {ROWS} inserted, 0 skipped \(already there\), "
                         r"[\d.]+ s, [\d,]+ rows/s", line_of(lines, "green 2020-01: ")), text
     assert re.fullmatch(rf"green_tripdata_2020-01\.csv +{ROWS}", line_of(lines, "green_tripdata_2020-01.csv")), text
+    # fetch.Progress's line (every 5 s of a download), on the terminal; the stall is before the rows
+    assert re.fullmatch(r"  green 2020-01: 0\.0/0\.0 MB \(\d+%\) downloaded, .* rows/s, .* MB/s",
+                        line_of(lines, "  green 2020-01: ")), text
     log = Path(line_of(lines, "full logs: ").removeprefix("full logs: "))
     assert "[DAG TEST]" in log.read_text()  # Airflow's logs went to the file, not the terminal
     assert line_of(lines, "failed: ") == "failed: green 2020-02, green 2020-03, green 2020-04, green 2020-05"
