@@ -55,6 +55,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
+sys.path.insert(0, str(ROOT))
+from scripts.run_terminal import postgres_not_started  # noqa: E402  (stdlib-only, as this module)
 SUPERVISE = ROOT / "scripts" / "supervise.py"
 PROJECT_DAGS = ("postgres_taxi_green", "postgres_taxi_yellow")
 
@@ -183,8 +185,13 @@ class LocalAirflow:
             text=True,
             timeout=180,
         )
-        if done.returncode != 0:
-            raise StartupError(f"scripts/pg.sh {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        if done.returncode != 0:  # the whole output to a log; one line here (port in use, initdb failed, ...)
+            log = self.log_path(f"pg-{args[0]}")
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(done.stdout + done.stderr)
+            why = postgres_not_started(done.stdout + done.stderr, str(self.s.pg_port), str(self.s.pg_dir), "make airflow-up")
+            raise StartupError(f"scripts/pg.sh {' '.join(args)}: {why.removeprefix('postgres did not start: ')} "
+                               f"(output: {log})")
         return done.stdout.strip()
 
     def _secrets(self) -> dict[str, str]:
@@ -413,7 +420,8 @@ class LocalAirflow:
         except BaseException as exc:
             stopped = self.stop()
             say(f"airflow startup failed: {exc}")
-            say(self.log_tails())
+            logs = [str(self.log_path(n)) for n in ("db-migrate", *self.components) if self.log_path(n).exists()]
+            say(f"component logs: {', '.join(logs) or 'none written'}")
             say(f"stopped: {', '.join(stopped) or 'nothing was running'}")
             raise
         return time.monotonic() - started

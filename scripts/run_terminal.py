@@ -123,11 +123,11 @@ def explain(label: str, task_id: str, error: BaseException | str | None) -> tupl
     return f"{label}: {why}; {fix}", True
 
 
-def postgres_not_started(output: str, port: str, pg_dir: str) -> str:
+def postgres_not_started(output: str, port: str, pg_dir: str, command: str = "make run") -> str:
     """One line for a failed ``scripts/pg.sh start`` (its whole ``output`` goes to the log file)."""
     if "Address already in use" in output:
         return (f"postgres did not start: port {port} is in use by another program (another Postgres?); "
-                f"stop it, or use another: PG_PORT=<free port> make run")
+                f"stop it, or use another: PG_PORT=<free port> {command}")
     said = [line.removeprefix("pg.sh: ") for line in output.splitlines() if line.startswith("pg.sh: ")]
     fatal = [line.split("FATAL:", 1)[1].strip() for line in output.splitlines() if "FATAL:" in line]
     why = "; ".join(said[-1:] + fatal[-1:]) or "pg.sh start failed"
