@@ -71,9 +71,15 @@ dbt-sources: venv
 	PYTHONPATH=plugins $(PY) -m taxi_pipeline.analytics.sources
 
 # Seed, run and test the models against the local Postgres `make run` loaded (schema analytics).
+# dbt's output goes to .airflow/logs/make-dbt-<time>.log; the terminal gets its errors, failures, warnings and summary.
 dbt: venv dbt-manifest
-	scripts/pg.sh start
-	cd $(DBT_PROJECT) && $(DBT_ENV) $(CURDIR)/$(DBT) build
+	@test -x $(DBT) || { echo "make dbt: no dbt at $(DBT): make venv-dbt installs it (requirements-dbt.txt)" >&2; exit 1; }
+	@scripts/pg.sh start >/dev/null
+	@mkdir -p .airflow/logs && log=$(CURDIR)/.airflow/logs/make-dbt-$$(date +%Y%m%d-%H%M%S).log && \
+	echo "make dbt: dbt build of $(DBT_PROJECT) (schema analytics); dbt's output: $$log" && \
+	cd $(DBT_PROJECT) && { $(DBT_ENV) DBT_USE_COLORS=false $(CURDIR)/$(DBT) build > $$log 2>&1; rc=$$?; \
+	grep -E ' (ERROR|FAIL|WARN) |Done\. PASS=|Encountered an error|Database Error|connection to server|Runtime Error|Compilation Error' $$log | sed -E 's/^[0-9:]+ +//'; \
+	[ $$rc -eq 0 ] || echo "make dbt: dbt build failed (exit $$rc); the errors above, the whole output in $$log" >&2; exit $$rc; }
 	@scripts/pg.sh psql -c "SELECT 'analytics.' || relname AS model, n_live_tup AS approx_rows FROM pg_stat_user_tables WHERE schemaname = 'analytics' ORDER BY 1"
 
 pg-up: venv
