@@ -16,8 +16,8 @@ zone lookup seed, `fact_trips`, `fact_fhv_trips` and `dm_monthly_zone_revenue`.
 
 from __future__ import annotations
 
-from taxi_pipeline.analytics.dags import TARGETS, build_dbt_dag
+from taxi_pipeline.analytics.dags import DBT_TARGETS, build_dbt_dag
 
-# One DAG per warehouse (analytics/dags.py TARGETS): the models are the same, the profile differs.
-for _target in TARGETS:
+# One DAG per warehouse (analytics/dags.py DBT_TARGETS): the models are the same, the profile differs.
+for _target in DBT_TARGETS:
     globals()[f"dbt_taxi_{_target}"] = build_dbt_dag(_target, doc_md=__doc__)

@@ -248,6 +248,38 @@ def test_the_bigquery_target_parses_with_its_strategy(tmp_path: Path):
     assert fact["incremental_strategy"] == "merge" and fact["partition_by"]["field"] == "file_month"
 
 
+def test_the_committed_manifest_is_what_dbt_parses_now(tmp_path: Path):
+    """cosmos renders the DAGs from dbt/taxi_rides_ny/manifest.json (committed: parsing needs no dbt);
+    a model changed without `make dbt-manifest` fails here. dbt parses afresh into a temp target."""
+    from taxi_pipeline.analytics import manifest
+
+    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run([str(DBT), "parse", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+                          cwd=PROJECT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    fresh = manifest.render(json.loads((tmp_path / "target" / "manifest.json").read_text()))
+    committed = (PROJECT / "manifest.json").read_text()
+    assert committed == fresh, "dbt/taxi_rides_ny/manifest.json is stale: run `make dbt-manifest` and commit it"
+
+
+def test_without_dbt_a_run_fails_in_choose_command_naming_make_venv_dbt(tmp_path: Path, capfd, caplog):
+    """The DAG parses without dbt; its run fails in its first task with one line, no dbt process
+    started (no FileNotFoundError traceback), and nothing after it runs."""
+    from taxi_pipeline.analytics.dags import build_dbt_dag
+    from taxi_pipeline.settings import Settings
+
+    missing = tmp_path / "no-venv-dbt" / "dbt"
+    dag = build_dbt_dag("postgres", settings=Settings.from_env(dbt_executable=str(missing)))
+    run = dag.test(logical_date=datetime(2021, 7, 1, tzinfo=timezone.utc))
+    states = task_states(run)
+    assert str(run.state) == "failed" and states["choose_command"] == "failed", states
+    assert {state for task, state in states.items() if task != "choose_command"} <= {"upstream_failed", "None"}, states
+    out = capfd.readouterr()
+    logged = out.out + out.err + caplog.text
+    assert f"NY_TAXI_DBT_EXECUTABLE: {missing} is not an executable: `make venv-dbt` installs dbt there" in logged
+    assert "FileNotFoundError" not in logged
+
+
 @pytest.mark.skipif(not os.environ.get("NY_TAXI_REAL_MIRROR"), reason="set NY_TAXI_REAL_MIRROR to a mirror of real files")
 def test_real_green_2020_months_pass_every_dbt_test(taxi_db, monkeypatch, tmp_path, pg_server):
     """Opt-in: the real green 2020 files of a mirror (dtc layout) load and pass every dbt test."""

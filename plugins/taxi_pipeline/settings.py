@@ -193,8 +193,14 @@ DECLARED: tuple[Declared, ...] = (
 @dataclass(frozen=True)
 class DbtPaths:
     project: Path
-    manifest: Path
-    executable: Path
+    manifest: Path  # committed (`make dbt-manifest`): parsing needs no dbt
+    executable: Path  # needed only when a dbt task runs: require_executable()
+
+    def require_executable(self) -> None:
+        """Fail naming the setting when dbt is not installed where NY_TAXI_DBT_EXECUTABLE says."""
+        if not os.access(self.executable, os.X_OK):
+            raise ParamError(f"NY_TAXI_DBT_EXECUTABLE: {self.executable} is not an executable: "
+                             "`make venv-dbt` installs dbt there (or set NY_TAXI_DBT_EXECUTABLE)")
 
 
 @dataclass(frozen=True)
@@ -250,15 +256,15 @@ class Settings:
         return Window(first, last)
 
     def dbt_paths(self) -> DbtPaths:
-        """The dbt project, its manifest and executable; what is missing fails naming its setting."""
+        """Where the dbt project, its manifest and executable are; a missing project or manifest fails
+        naming its setting. Whether dbt is installed is not checked here (parse time needs no dbt):
+        DbtPaths.require_executable() says it, when a dbt task runs."""
         repo = Path(__file__).resolve().parents[2]
         project = Path(self.dbt_project_dir or repo / "dbt" / "taxi_rides_ny")
         executable = Path(self.dbt_executable or repo / ".venv-dbt" / "bin" / "dbt")
-        manifest = project / "target" / "manifest.json"
+        manifest = project / "manifest.json"
         if not (project / "dbt_project.yml").is_file():
             raise ParamError(f"NY_TAXI_DBT_PROJECT_DIR: no dbt_project.yml in {project}")
-        if not os.access(executable, os.X_OK):
-            raise ParamError(f"NY_TAXI_DBT_EXECUTABLE: {executable} is not an executable (`make venv-dbt` creates it)")
         if not manifest.is_file():
             raise ParamError(f"NY_TAXI_DBT_PROJECT_DIR: no {manifest}: `make dbt-manifest` (dbt parse) writes it")
         return DbtPaths(project, manifest, executable)
