@@ -218,6 +218,8 @@ class LocalAirflow:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # cosmos pings a usage endpoint per task otherwise
+            # No lineage emitted; cosmos reads the namespace at import and warns when it is unset.
+            "AIRFLOW__OPENLINEAGE__DISABLED": "True", "AIRFLOW__OPENLINEAGE__NAMESPACE": "ny_taxi",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
