@@ -79,7 +79,7 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
                "AIRFLOW_VAR_NY_TAXI_SOURCE": str(files[0].root),
                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
         env.pop("NY_TAXI_COPY_STREAMS", None)
-        airflow = local.LocalAirflow(local.Settings(
+        airflow = local.LocalAirflow(local.LocalAirflowSettings(
             run_dir=WORK / "airflow" / tag, port=free_port(), meta_db=f"{tag}_meta", taxi_db=f"{tag}_taxi",
             pg_dir=server.pg_dir, pg_port=server.port, base_env=env,
         ))

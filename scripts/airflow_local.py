@@ -71,7 +71,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 @dataclass
-class Settings:
+class LocalAirflowSettings:
     """Where and how the local Airflow runs; ``from_env`` reads the variables in the module doc."""
 
     run_dir: Path = ROOT / ".run" / "airflow"
@@ -95,7 +95,7 @@ class Settings:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls) -> LocalAirflowSettings:
         env = os.environ
         return cls(
             run_dir=Path(env.get("AIRFLOW_LOCAL_DIR") or ROOT / ".run" / "airflow").resolve(),
@@ -130,7 +130,7 @@ class StartupError(RuntimeError):
 class LocalAirflow:
     """Start, query and stop the components. Safe to use from tests (no global state)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: LocalAirflowSettings) -> None:
         self.s = settings
         self.run_dir = settings.run_dir
         self.home = self.run_dir / "home"
@@ -695,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="`backfill`: months that already have a run: skip (none), re-run failed ones, or all")
     parser.add_argument("--max-active-runs", type=int, default=2, help="`backfill`: months at once (Airflow's default is 10)")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = LocalAirflowSettings.from_env()
     settings.triggerer = args.triggerer
     airflow = LocalAirflow(settings)
 

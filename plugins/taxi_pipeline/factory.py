@@ -102,7 +102,7 @@ def _gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Setting
 
 
 # A target adds the tasks after wait_for_file and returns its last one (it carries the month's summary).
-TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], BaseOperator]] = {
+INGEST_TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], BaseOperator]] = {
     "postgres": _postgres_steps,
     "gcp": _gcp_steps,
 }
@@ -110,8 +110,8 @@ TARGETS: dict[str, Callable[[TaxiSpec, XComArg, XComArg, Settings], BaseOperator
 
 def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, settings: Settings | None = None) -> DAG:
     """Build ``{target}_taxi_{taxi}``: monthly, catchup over the configured window."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}: expected one of {sorted(TARGETS)}")
+    if target not in INGEST_TARGETS:
+        raise ValueError(f"unknown target {target!r}: expected one of {sorted(INGEST_TARGETS)}")
     spec = get_spec(taxi)
     settings = settings or Settings.from_env()
     window = settings.window(spec)
@@ -138,7 +138,7 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
         doc_md=doc_md,
     ) as dag:
         run = resolve_month_task(spec, window, settings)
-        last = TARGETS[target](spec, run, wait_for_file(run, settings), settings)
+        last = INGEST_TARGETS[target](spec, run, wait_for_file(run, settings), settings)
         if alerts:
             last.on_success_callback = [alerts.on_success]
     return dag

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from scripts.airflow_local import LocalAirflow, Settings
+from scripts.airflow_local import LocalAirflow, LocalAirflowSettings
 from tests.support.net import free_port
 
 T = TypeVar("T")
@@ -171,7 +171,7 @@ def running_airflow(
     session's Postgres (``pg_server``), reading months of ``window`` from ``source_url``. DAGs start
     paused (each test unpauses what it drives) and failures are not retried away; ``dag_env`` adds
     or overrides settings; ``executor="celery"`` adds a Redis broker and two Celery workers."""
-    settings = Settings(
+    settings = LocalAirflowSettings(
         run_dir=run_dir,
         port=free_port(),
         meta_db=f"e2e_meta_{name}",

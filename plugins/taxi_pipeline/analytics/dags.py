@@ -20,17 +20,16 @@ whole project, in the task ``dbt_command``.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import DAG, Asset, AssetAny, Param, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from taxi_pipeline.analytics.landed import set_filenames_var
-from taxi_pipeline.months import ParamError
 from taxi_pipeline.analytics.sources import MODELLED_TYPES
+from taxi_pipeline.months import ParamError
 from taxi_pipeline.settings import GCP_CONN_ID, POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import SPECS
 
@@ -44,7 +43,7 @@ class DbtTarget:
 
     name: str  # the profile's target: postgres or bigquery
     conn_id: str
-    ingest_package: str  # taxi_pipeline.<package>.tasks.table_asset: the ingest DAGs' Assets it is scheduled on
+    ingest_package: str  # the ingest target (assets.table_asset): the ingest DAGs' Assets it is scheduled on
     profile_mapping: Callable[[str, Settings], Any]  # (conn_id, settings) -> a cosmos profile mapping
     dbt_vars: dict[str, str] = field(default_factory=dict)  # templated at run time
     env: dict[str, str] = field(default_factory=dict)  # templated at run time
@@ -55,8 +54,9 @@ class DbtTarget:
 
     def assets(self) -> list[Asset]:
         """The table Assets of the modelled types, as the ingest target's merge task emits them."""
-        table_asset = importlib.import_module(f"taxi_pipeline.{self.ingest_package}.tasks").table_asset
-        return [table_asset(SPECS[taxi]) for taxi in MODELLED_TYPES]
+        from taxi_pipeline.assets import table_asset
+
+        return [table_asset(SPECS[taxi], self.ingest_package) for taxi in MODELLED_TYPES]
 
 
 def _postgres_profile(conn_id: str, settings: Settings) -> Any:

@@ -79,10 +79,11 @@ def sources() -> dict[str, Any]:
     }
 
 
-def render() -> str:
+def sources_yml() -> str:
+    """The text of _sources.yml: the header, then :func:`sources` as YAML."""
     return HEADER + yaml.safe_dump(sources(), sort_keys=False, width=120, allow_unicode=True)
 
 
 if __name__ == "__main__":
-    SOURCES_PATH.write_text(render())
+    SOURCES_PATH.write_text(sources_yml())
     print(f"wrote {SOURCES_PATH}", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, Variable, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from taxi_pipeline.assets import table_asset
 from taxi_pipeline.lazy_operator import LazyOperator
 from taxi_pipeline.extract.releases import LocatedFile, public_url
 from taxi_pipeline.run import MonthRun, run_month
@@ -40,10 +41,6 @@ _OPERATORS = "taxi_pipeline.gcp.operators"
 def _table(name: str) -> str:
     """A table of the dataset, fully qualified from the Variables (check and audit jobs have no default dataset)."""
     return f"`{_PROJECT}.{{{{ var.value.gcp_dataset }}}}.{name}`"
-
-
-def table_asset(spec: TaxiSpec) -> Asset:
-    return Asset(name=f"bigquery.{spec.table}")
 
 
 def bigquery_schema(spec: TaxiSpec, columns: list[str] | None = None) -> list[dict[str, str]]:
@@ -211,7 +208,7 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
     merge = _google(
         "hash_merge", f"{_OPERATORS}.HashMergeJobOperator", project_id=_PROJECT, location=_LOCATION,
         configuration=partitions["merge_job"], run=run, uploaded=uploaded, staged_rows=partitions["rows"],
-        audit_table=_table(BIGQUERY_AUDIT_TABLE), deferrable=settings.gcp_deferrable, outlets=[table_asset(spec)],
+        audit_table=_table(BIGQUERY_AUDIT_TABLE), deferrable=settings.gcp_deferrable, outlets=[table_asset(spec, "gcp")],
     )
     check_quality = _google(
         "check_quality", f"{_OPERATORS}.BigQueryMonthQualityCheckOperator", taxi=spec.taxi, run=run,

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset, BaseOperator, XComArg, task
+from airflow.sdk import BaseOperator, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from taxi_pipeline.assets import table_asset
 from taxi_pipeline.postgres import steps
 from taxi_pipeline.quality import MonthQualityCheckOperator
 from taxi_pipeline.extract.releases import LocatedFile
 from taxi_pipeline.run import MonthRun, current_attempt
 from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
-
-
-def table_asset(spec: TaxiSpec) -> Asset:
-    """The Asset a Postgres DAG updates: schedule downstream DAGs on it."""
-    return Asset(name=f"{POSTGRES_CONN_ID}.public.{spec.table}")
 
 
 def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
@@ -38,7 +34,7 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
         except (MonthNotPublished, BadSourceFile) as exc:  # retrying reads the same answer
             raise AirflowFailException(str(exc)) from exc
 
-    @task(task_id="hash_merge", outlets=[table_asset(spec)])
+    @task(task_id="hash_merge", outlets=[table_asset(spec, "postgres")])
     def hash_merge(run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
         """Insert the staged rows whose md5 unique_row_id is not in the table yet, and the load's audit row (one transaction)."""
         from airflow.sdk import get_current_context
