@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from taxi_pipeline.run import Attempt, MonthRun
+from taxi_pipeline.run import Attempt, DownloadedFile, MonthRun
 from taxi_pipeline.specs import Column
 
 AUDIT_COLUMNS: tuple[Column, ...] = (
@@ -35,7 +35,7 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def load_values(attempt: Attempt, run: MonthRun, downloaded: dict[str, Any], *, rows_in_file: int, inserted_rows: int,
+def load_values(attempt: Attempt, run: MonthRun, downloaded: DownloadedFile, *, rows_in_file: int, inserted_rows: int,
                 placement: str) -> dict[str, Any]:
     """The row of :data:`AUDIT_COLUMNS` for this load; ``downloaded``: the load step's facts of the
     file (``source_url``, ``compressed_bytes``, ``sha256``, ``started_at`` as ISO 8601)."""

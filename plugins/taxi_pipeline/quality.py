@@ -23,7 +23,7 @@ from airflow.exceptions import AirflowException
 from airflow.providers.common.sql.operators.sql import SQLTableCheckOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from taxi_pipeline.run import MonthRun, run_month
+from taxi_pipeline.run import Merged, MonthRun, QualityVerdict, run_month
 from taxi_pipeline.run_note import set_run_note
 from taxi_pipeline.settings import AUDIT_SCHEMA
 from taxi_pipeline.specs import QualityCheck, TaxiSpec, get_spec
@@ -32,7 +32,7 @@ from taxi_pipeline.sql_templates import render
 log = logging.getLogger(__name__)
 
 
-def month_facts(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any]) -> dict[str, Any]:
+def month_facts(spec: TaxiSpec, run: MonthRun, merged: Merged) -> dict[str, Any]:
     """What a check's SQL and bounds may name (specs.QualityCheck)."""
     month = run_month(run)
     after = month.next()
@@ -83,7 +83,7 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         hook.log_sql = False  # the results are logged line by line already
         hook.run(render(self.record_template, audit_schema=AUDIT_SCHEMA), parameters={"quality": quality, "load_id": load_id})
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> QualityVerdict:
         run, merged, facts = self.run, self.merged, month_facts(self.spec, self.run, self.merged)
         measure_sql = self.prepare(facts)
         try:
@@ -106,7 +106,7 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         if failed:  # checking again reads the same rows: no retry
             raise AirflowFailException(f"{run['filename']}: {len(failed)} quality check(s) failed (the rows stay loaded): "
                                        + "; ".join(r["says"] for r in failed))
-        return {"verdict": quality["verdict"], "summary": summary}
+        return QualityVerdict(verdict=quality["verdict"], summary=summary)
 
     def prepare(self, facts: dict[str, Any], *, shared: bool = True) -> str:
         """Set the provider's checks and query for this month; returns the query of every measure.

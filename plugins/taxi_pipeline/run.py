@@ -1,9 +1,11 @@
-"""The first task of every run decides which month it loads, before any network or SQL.
+"""The first task of every run decides which month it loads, before any network or SQL; and the
+shapes every task hands the next.
 
 :class:`MonthRun` is the one shape a run's facts travel in: built by ``resolve_month`` from the
 validated month and the spec, then handed to every later task as an argument (an XComArg). No
-later step builds an identifier from user input.
-"""
+later step builds an identifier from user input. The tasks' own results (:class:`Staged`,
+:class:`Uploaded`, :class:`MergePlan`, :class:`Merged`, :class:`QualityVerdict`) are declared
+here too, beside it: one place says what crosses each task boundary, for both targets."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import hashlib
 import logging
 import time
 from datetime import datetime
-from typing import Any, Mapping, TypedDict
+from typing import Any, Mapping, NotRequired, TypedDict
 
 from taxi_pipeline.months import DATED_RUN_TYPES, Month, ParamError, Window, resolve_month
 from taxi_pipeline.extract.releases import LocatedFile, release
@@ -44,6 +46,62 @@ class Attempt(TypedDict):
     dag_id: str
     run_id: str
     try_number: int
+
+
+class DownloadedFile(TypedDict):
+    """The month's file as downloaded, for the audit row (audit.load_values): both targets' load step reports it."""
+
+    source_url: str  # without credentials or query
+    compressed_bytes: int
+    sha256: str  # of the file as downloaded, taken on the stream
+    started_at: str  # ISO 8601, UTC: when the month's load began
+
+
+class Staged(DownloadedFile):
+    """Postgres ``load_staging``'s result: the month is in this run's staging table."""
+
+    rows: int
+    with_ids: bool  # a first load's staging: ids computed, shaped to become the month's partition
+
+
+class Uploaded(DownloadedFile):
+    """GCP ``upload_to_gcs``'s result: the lake object and how ``load_monthly_table`` loads it."""
+
+    uri: str  # gs://<bucket>/<object_name>
+    object_name: str
+    bytes: int  # of the lake object
+    rows: int
+    monthly_table: str  # <project>.<dataset>.<taxi>_tripdata_<yyyy>_<mm>
+    columns: list[str]  # the file's, in its order
+    schema_fields: list[dict[str, str]]  # the monthly table's BigQuery schema
+    source_format: str  # CSV or PARQUET
+    compression: str  # GZIP or NONE
+    skip_leading_rows: int | None
+
+
+class MergePlan(TypedDict):
+    """GCP ``find_partitions``'s result: the rows the monthly table holds and the MERGE job to run."""
+
+    rows: int
+    merge_job: dict[str, Any]  # a BigQuery job configuration (gcp/tasks.py query_job)
+
+
+class Merged(TypedDict):
+    """``hash_merge``'s result (both targets): what the merge did, and its audit row."""
+
+    staged_rows: int
+    inserted_rows: int
+    skipped_rows: int  # their unique_row_id was in the table already
+    placement: str  # Postgres: attached, inserted or unchanged; BigQuery: merged
+    load_id: int | str  # the audit row's: Postgres an identity, BigQuery a uuid
+    job_id: NotRequired[str]  # BigQuery: the MERGE job
+
+
+class QualityVerdict(TypedDict):
+    """``check_quality``'s result: the month's verdict (ok, warn or fail) and its one-line summary."""
+
+    verdict: str
+    summary: str
 
 
 def current_attempt() -> Attempt:

@@ -14,7 +14,7 @@ from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobO
 
 from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
 from taxi_pipeline.quality import MonthQualityCheckOperator
-from taxi_pipeline.run import current_attempt
+from taxi_pipeline.run import Merged, MonthRun, Uploaded, current_attempt
 from taxi_pipeline.sql_templates import render
 
 
@@ -37,16 +37,16 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
     (inserting nothing, the MERGE being idempotent) and writes a row saying so.
     """
 
-    def __init__(self, *, run: dict[str, Any], uploaded: dict[str, Any], staged_rows: int, audit_table: str,
+    def __init__(self, *, run: MonthRun, uploaded: Uploaded, staged_rows: int, audit_table: str,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run, self.uploaded, self.staged_rows, self.audit_table = run, uploaded, staged_rows, audit_table
 
-    def execute(self, context: Any) -> dict[str, Any] | None:
+    def execute(self, context: Any) -> Merged | None:
         job_id = super().execute(context)
         return self._report(context, job_id) if job_id else None  # deferrable runs report in execute_complete
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Merged:
         return self._report(context, super().execute_complete(context, event))
 
     def _client(self):
@@ -56,7 +56,7 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
             self.hook = BigQueryHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         return self.hook.get_client(project_id=self.project_id, location=self.location)
 
-    def _report(self, context: Any, job_id: str) -> dict[str, Any]:
+    def _report(self, context: Any, job_id: str) -> Merged:
         from taxi_pipeline.analytics.landed import mark_landed
 
         self._client()  # makes sure of self.hook
@@ -70,8 +70,8 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
         )
         load_id = self._record_load(staged, inserted)
         mark_landed(context, self.run["filename"], inserted)
-        return {"job_id": job_id, "staged_rows": staged, "inserted_rows": inserted, "skipped_rows": staged - inserted,
-                "placement": "merged", "load_id": load_id}
+        return Merged(job_id=job_id, staged_rows=staged, inserted_rows=inserted, skipped_rows=staged - inserted,
+                      placement="merged", load_id=load_id)
 
     def _record_load(self, staged: int, inserted: int) -> str:
         from google.api_core.exceptions import NotFound

@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from taxi_pipeline.assets import table_asset
 from taxi_pipeline.lazy_operator import LazyOperator
 from taxi_pipeline.extract.releases import LocatedFile, public_url
-from taxi_pipeline.run import MonthRun, run_month
+from taxi_pipeline.run import MergePlan, MonthRun, Uploaded, run_month
 from taxi_pipeline.settings import BIGQUERY_AUDIT_TABLE, GCP_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
@@ -63,7 +63,7 @@ def _load_format(file_format: str) -> dict[str, Any]:
     return {"source_format": "CSV", "compression": "GZIP", "skip_leading_rows": 1}
 
 
-def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
+def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> Uploaded:
     """Stream the month's csv.gz (header checked, gzip verified) into the lake, chunk by chunk."""
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
@@ -90,12 +90,12 @@ def upload_month(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
     log.info("%s: uploaded %s (%.1f MB, %s rows)", run["label"], uri, size / 1e6, f"{rows:,}")
     monthly_table = f"{Variable.get('gcp_project_id')}.{Variable.get('gcp_dataset')}.{run['monthly_table']}"
     load = _load_format("parquet" if parquet_source else settings.gcp_file_format)
-    return {"uri": uri, "object_name": object_name, "bytes": size, "rows": rows, "monthly_table": monthly_table,
-            "columns": columns, "schema_fields": schema, "source_format": load["source_format"],
-            "compression": load.get("compression", "NONE"), "skip_leading_rows": load.get("skip_leading_rows"),
-            # For the audit row: the file as downloaded (the lake object may be a conversion of it).
-            "source_url": public_url(located["url"]), "compressed_bytes": progress.compressed_bytes,
-            "sha256": progress.sha256, "started_at": started_at}
+    return Uploaded(uri=uri, object_name=object_name, bytes=size, rows=rows, monthly_table=monthly_table,
+                    columns=columns, schema_fields=schema, source_format=load["source_format"],
+                    compression=load.get("compression", "NONE"), skip_leading_rows=load.get("skip_leading_rows"),
+                    # For the audit row: the file as downloaded (the lake object may be a conversion of it).
+                    source_url=public_url(located["url"]), compressed_bytes=progress.compressed_bytes,
+                    sha256=progress.sha256, started_at=started_at)
 
 
 def _upload(spec: TaxiSpec, url: str, run: MonthRun, settings: Settings, blob) -> tuple[int, int, list[str], Progress]:
@@ -143,7 +143,7 @@ def _bigquery_type(arrow_type) -> str:
     return next((name for check, name in checks if check(arrow_type)), "STRING")
 
 
-def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
+def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: Uploaded) -> MergePlan:
     """Pickup dates the month touches, checked against the uploaded rows; returns the MERGE job."""
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
@@ -163,7 +163,7 @@ def plan_merge(spec: TaxiSpec, run: MonthRun, uploaded: dict[str, Any]) -> dict[
     merge_sql = render("bigquery/merge.sql", taxi=spec, filename=run["filename"], monthly_table=run["monthly_table"],
                        present=uploaded["columns"],
                        dates=dates, null_pickups=any(row["day"] is None for row in rows))
-    return {"rows": loaded, "merge_job": query_job(merge_sql, project, dataset)}
+    return MergePlan(rows=loaded, merge_job=query_job(merge_sql, project, dataset))
 
 
 def _google(task_id: str, operator: str, outlets: list[Asset] | None = None, task: dict[str, Any] | None = None,
@@ -185,12 +185,12 @@ def add_gcp_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Sett
         deferrable=False,  # a DDL statement: seconds, not worth a trigger
     )
     @task(task_id="upload_to_gcs", multiple_outputs=True)
-    def upload_to_gcs(run: MonthRun, located: LocatedFile) -> dict[str, Any]:
+    def upload_to_gcs(run: MonthRun, located: LocatedFile) -> Uploaded:
         """Stream the month's csv.gz into the lake (header checked, gzip verified); name the monthly table."""
         return upload_month(spec, run, located, settings)
 
     @task(task_id="find_partitions", multiple_outputs=True)
-    def find_partitions(run: MonthRun, uploaded: dict[str, Any]) -> dict[str, Any]:
+    def find_partitions(run: MonthRun, uploaded: Uploaded) -> MergePlan:
         """Check the monthly table's rows, find the pickup dates it touches, render the MERGE job."""
         return plan_merge(spec, run, uploaded)
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
-
 from taxi_pipeline.audit import AUDIT_COLUMNS, load_values
 from taxi_pipeline.extract.releases import LocatedFile, public_url
-from taxi_pipeline.run import Attempt, MonthRun, run_month
+from taxi_pipeline.run import Attempt, Merged, MonthRun, Staged, run_month
 from taxi_pipeline.settings import AUDIT_SCHEMA, POSTGRES_CONN_ID, STAGING_SCHEMA, Settings
 from taxi_pipeline.specs import TaxiSpec
 from taxi_pipeline.sql_templates import render
@@ -57,7 +55,7 @@ def ensure_tables(conn, spec: TaxiSpec) -> None:
     conn.commit()
 
 
-def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> dict[str, Any]:
+def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: Settings) -> Staged:
     """Make sure the tables exist, sweep stale staging tables, then stream the month's file
     (``located``: csv.gz or parquet) into this run's staging table (COPY, one transaction)."""
     from taxi_pipeline.postgres.load import load_month, opening_month
@@ -70,8 +68,8 @@ def load_staging(spec: TaxiSpec, run: MonthRun, located: LocatedFile, settings: 
             staged = load_month(conn, spec, run, source, streams=settings.copy_streams)
         finally:
             conn.close()
-    return {"rows": staged.rows, "compressed_bytes": staged.compressed_bytes, "sha256": staged.sha256,
-            "source_url": public_url(located["url"]), "started_at": staged.started_at, "with_ids": staged.with_ids}
+    return Staged(rows=staged.rows, compressed_bytes=staged.compressed_bytes, sha256=staged.sha256,
+                  source_url=public_url(located["url"]), started_at=staged.started_at, with_ids=staged.with_ids)
 
 
 def _sweep_stale_staging(conn, spec: TaxiSpec, settings: Settings) -> list[str]:
@@ -87,7 +85,7 @@ def _sweep_stale_staging(conn, spec: TaxiSpec, settings: Settings) -> list[str]:
     return stale
 
 
-def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+def hash_merge(spec: TaxiSpec, run: MonthRun, staged: Staged, attempt: Attempt) -> Merged:
     """Merge the staged month into the main table (merge.py) and write the load's audit row, in one
     transaction; log rows staged, inserted, skipped."""
     from taxi_pipeline.postgres.merge import merge_month
@@ -107,11 +105,11 @@ def hash_merge(spec: TaxiSpec, run: MonthRun, staged: dict[str, Any], attempt: A
         run["label"], f"{result.staged_rows:,}", f"{result.inserted_rows:,}", f"{result.skipped_rows:,}",
         spec.table, result.seconds,
     )
-    return {"staged_rows": result.staged_rows, "inserted_rows": result.inserted_rows,
-            "skipped_rows": result.skipped_rows, "placement": result.placement, "load_id": load_id}
+    return Merged(staged_rows=result.staged_rows, inserted_rows=result.inserted_rows,
+                  skipped_rows=result.skipped_rows, placement=result.placement, load_id=load_id)
 
 
-def drop_staging(spec: TaxiSpec, run: MonthRun, merged: dict[str, Any] | None) -> None:
+def drop_staging(spec: TaxiSpec, run: MonthRun, merged: Merged | None) -> None:
     """Teardown: drop this run's staging table, unless hash_merge disposed of it.
 
     ``merged`` is hash_merge's result, None when the merge failed or never ran: a merge that

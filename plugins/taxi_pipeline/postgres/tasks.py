@@ -6,8 +6,6 @@ Each task gets what it needs as arguments (the run from ``resolve_month``, the s
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow.sdk import BaseOperator, XComArg, task
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -15,7 +13,7 @@ from taxi_pipeline.assets import table_asset
 from taxi_pipeline.postgres import steps
 from taxi_pipeline.quality import MonthQualityCheckOperator
 from taxi_pipeline.extract.releases import LocatedFile
-from taxi_pipeline.run import MonthRun, current_attempt
+from taxi_pipeline.run import Merged, MonthRun, Staged, current_attempt
 from taxi_pipeline.settings import POSTGRES_CONN_ID, Settings
 from taxi_pipeline.specs import TaxiSpec
 
@@ -23,7 +21,7 @@ from taxi_pipeline.specs import TaxiSpec
 def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings: Settings) -> BaseOperator:
     """The tasks after wait_for_file; returns the last one (check_quality: the month's summary)."""
     @task(task_id="load_staging")
-    def load_staging(run: MonthRun, located: LocatedFile) -> dict[str, Any]:
+    def load_staging(run: MonthRun, located: LocatedFile) -> Staged:
         """Create the tables if missing (CREATE IF NOT EXISTS: the partitioned main table, its strays
         index, the staging schema), then stream the month's file (csv.gz or parquet) into this run's
         staging table (COPY, one transaction)."""
@@ -35,7 +33,7 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
             raise AirflowFailException(str(exc)) from exc
 
     @task(task_id="hash_merge", outlets=[table_asset(spec, "postgres")])
-    def hash_merge(run: MonthRun, staged: dict[str, Any]) -> dict[str, Any]:
+    def hash_merge(run: MonthRun, staged: Staged) -> Merged:
         """Insert the staged rows whose md5 unique_row_id is not in the table yet, and the load's audit row (one transaction)."""
         from airflow.sdk import get_current_context
 
@@ -46,7 +44,7 @@ def add_postgres_steps(spec: TaxiSpec, run: XComArg, located: XComArg, settings:
         return merged
 
     @task(task_id="drop_staging")
-    def drop_staging(run: MonthRun, merged: dict[str, Any] | None) -> None:
+    def drop_staging(run: MonthRun, merged: Merged | None) -> None:
         """Teardown: drop this run's staging table if the merge failed (``merged`` is then None)."""
         steps.drop_staging(spec, run, merged)
 
