@@ -1,16 +1,16 @@
 """Data-quality checks on a loaded month, run by the common.sql provider's SQLTableCheckOperator.
 
-The checks are data in each taxi spec (:class:`~taxi_pipeline.specs.QualityCheck`). The operator
-runs them on the month's rows (``partition_clause``: its filename) once the merge is done, both
-targets alike: Postgres through this class, BigQuery through the Google provider's
-BigQueryTableCheckOperator (gcp/operators.py), which only changes how a query reaches the server.
-The verdict per check is the provider's; one more aggregate query measures what each check looked
-at, so every message names the file, the check and the measured value against its bounds, and the
-audit row records them all (``quality``).
+The checks are data in each taxi spec (:class:`~taxi_pipeline.specs.QualityCheck`). Their query is
+ours (include/sql/quality/month_checks.sql: the month's rows, by filename, once the merge is done),
+set as the operator's templated ``sql``; the provider's public ``execute`` runs it and gives the
+verdict per check. Both targets alike: Postgres through this class, BigQuery through the Google
+provider's BigQueryTableCheckOperator (gcp/operators.py), which only changes how a query reaches
+the server. One more aggregate query measures what each check looked at, so every message names
+the file, the check and the measured value against its bounds, and the audit row records them all
+(``quality``).
 
 A ``fail`` check fails the run after the merge: the data stays, as the README says (loading is
-idempotent; a fixed file re-loads). A ``warn`` check is logged and recorded; the run succeeds.
-"""
+idempotent; a fixed file re-loads). A ``warn`` check is logged and recorded; the run succeeds."""
 
 from __future__ import annotations
 
@@ -109,28 +109,27 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         return QualityVerdict(verdict=quality["verdict"], summary=summary)
 
     def prepare(self, facts: dict[str, Any], *, shared: bool = True) -> str:
-        """Set the provider's checks and query for this month; returns the query of every measure.
+        """Set the check query (``sql``, the templated field the provider's ``execute`` runs) for this
+        month; returns the query of every measure.
 
-        The provider's query scans the table once per check (a UNION ALL). ``shared``: every check
-        reads one row instead, the month's measures, made in one scan (``make bench
-        CASES=quality`` measures both; the measure query is that row's scan again)."""
-        filename = self.run["filename"]  # spec-made: <taxi>_tripdata_YYYY-MM.csv
-        measures = {c.name: c.measure.format(**facts) for c in self.spec.checks}
-        month_rows = f"{self.table} WHERE filename = '{filename}'"
-        self.partition_clause = f"filename = '{filename}'"
-        if not shared:
-            self.checks = {c.name: {"check_statement": self._statement(c, measures[c.name], facts)} for c in self.spec.checks}
-            self.sql = f"SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
-            return f"SELECT {', '.join(measures.values())} FROM {month_rows}"
-        measured = ", ".join(f"{sql} AS {name}" for name, sql in measures.items())
-        cte = f"WITH month_measures AS {self.materialized}(SELECT '{filename}' AS filename, {measured} FROM {month_rows})"
-        self.checks = {c.name: {"check_statement": self._statement(c, c.name, facts)} for c in self.spec.checks}
-        table, self.table = self.table, "month_measures"
-        try:
-            self.sql = f"{cte} SELECT check_name, check_result FROM ({self._generate_sql_query()}) AS check_table"
-        finally:
-            self.table = table
-        return f"SELECT {', '.join(measures.values())} FROM {month_rows}"
+        Both are ours, rendered from include/sql/quality/ (the provider's query builder is private
+        API). ``shared``: every check reads one row, the month's measures, made in one scan;
+        otherwise one scan per check, the provider's own shape (``make bench CASES=quality``
+        measures both; the measure query is that row's scan again)."""
+        month = f"filename = '{self.run['filename']}'"  # spec-made: <taxi>_tripdata_YYYY-MM.csv
+        month_rows = f"{self.table} WHERE {month}"
+        checks = []
+        for check in self.spec.checks:
+            measure = check.measure.format(**facts)
+            checks.append({"name": check.name, "measure": measure, "on_measures": self._statement(check, check.name, facts),
+                           "on_rows": self._statement(check, measure, facts)})
+        # The provider fills each check's "result" and "success" in execute. Were it ever to build its
+        # own query again from table, checks and partition_clause, that query would still check the month.
+        self.checks = {c["name"]: {"check_statement": c["on_rows"]} for c in checks}
+        self.partition_clause = month
+        self.sql = render("quality/month_checks.sql", checks=checks, month_rows=month_rows, shared=shared,
+                          materialized=self.materialized)
+        return render("quality/month_measures.sql", checks=checks, month_rows=month_rows)
 
     @staticmethod
     def _statement(check: QualityCheck, measure: str, facts: dict[str, Any]) -> str:
