@@ -532,8 +532,11 @@ class LocalAirflow:
                     "--max-active-runs", str(max_active_runs)]
             say("$ " + " ".join(["airflow", *argv[1:]]))
             done = subprocess.run(argv, env=self.airflow_env(), capture_output=True, text=True, timeout=300)
-            if done.returncode != 0:
-                say(f"airflow backfill create failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+            if done.returncode != 0:  # the CLI's whole output (a traceback, often) to a log; its last line here
+                log = self.log_path(f"backfill-{dag_id}")
+                log.write_text(done.stdout + done.stderr)
+                last = next((line.strip() for line in reversed((done.stdout + done.stderr).splitlines()) if line.strip()), "")
+                say(f"airflow backfill create failed ({done.returncode}): {last} (output: {log})")
                 return 1
             say(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "backfill created")
             self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=self.token())
