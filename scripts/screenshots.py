@@ -6,7 +6,8 @@ green 2019-01..2019-04 through the real scheduler, then drives headless Chromium
 ``chromium`` + ``chromium-driver``) to each page and saves it under ``docs/ui/``, reduced to a
 small palette so all of them stay a few hundred KB. Everything it started is stopped at the end.
 
-Each picture shows a real state: the DAG list, a taxi DAG's graph, the trigger form, the backfill
+Each picture shows a real state: the DAG list (with no dbt installed, as after `make venv` on a
+fresh clone: no import-error banner, the API's import errors asserted to be none), a taxi DAG's graph, the trigger form, the backfill
 dialog (with its run count), the grid after the catchup, a load log with its progress lines, and
 the GCP DAG's graph. Regenerate them when the UI they show changes.
 """
@@ -84,8 +85,11 @@ def take(ui: AirflowUI, airflow) -> None:
     user = airflow.local.s
     ui.login(user.user, user.password)
 
+    errors = airflow.api("GET", "/importErrors")
+    assert errors["total_entries"] == 0, f"the DAG list would show an import-error banner: {errors}"
     ui.open("/dags")
     ui.text_shown("postgres_taxi_yellow")
+    ui.text_shown("dbt_taxi_postgres")
     labels = [b.get_attribute("aria-label") or "" for b in ui.css("button")]
     table_view = [label for label in labels if "list" in label.lower() or "table" in label.lower()]
     if table_view:  # the compact table: every DAG with its tags on one screen
@@ -142,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         with FixtureServer(release) as server, running_airflow(
             name="screenshots", run_dir=WORK / "airflow", pg_server=postgres, source_url=server.base_url,
             window=("2019-01", "2019-04"),
+            # As on a fresh clone after `make venv` only: no .venv-dbt. The dbt DAGs must still be
+            # listed, with no import error (they render from the committed manifest).
+            dag_env={"NY_TAXI_DBT_EXECUTABLE": str(WORK / "no-venv-dbt" / "bin" / "dbt")},
         ) as airflow:
             local = airflow.local
             # The last month stalls mid-body, longer than the loader's 5 s between progress lines.
