@@ -45,6 +45,17 @@ os.environ.update(
 
 from tests.support.net import free_port  # noqa: E402  (ROOT is on sys.path from here)
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The two xdist workers' shares (pytest.ini: ``--dist loadgroup``): a test file goes whole to
+    one worker, so its module fixtures are built once; and the end-to-end files, each a real Airflow
+    of four to six processes, all go to the same worker, one Airflow at a time. Two at once on two
+    cores starved an api-server past its 30 s request timeout; beside one Airflow, the other worker
+    runs the in-process tests."""
+    for item in items:
+        group = "e2e-airflow" if item.get_closest_marker("e2e") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
 
 
