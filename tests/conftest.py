@@ -46,15 +46,21 @@ os.environ.update(
 from tests.support.net import free_port  # noqa: E402  (ROOT is on sys.path from here)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The two xdist workers' shares (pytest.ini: ``--dist loadgroup``): a test file goes whole to
-    one worker, so its module fixtures are built once; and the end-to-end files, each a real Airflow
-    of four to six processes, all go to the same worker, one Airflow at a time. Two at once on two
-    cores starved an api-server past its 30 s request timeout; beside one Airflow, the other worker
-    runs the in-process tests."""
-    for item in items:
-        group = "e2e-airflow" if item.get_closest_marker("e2e") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """The two xdist workers' shares (pytest.ini: ``-n 2``): a test file goes whole to one worker,
+    so its module fixtures are built once; and the end-to-end files (tests/e2e/), each a real
+    Airflow of four to six processes, all go to the same worker, one Airflow at a time. Two at once
+    on two cores starved an api-server past its 30 s request timeout; beside one Airflow, the other
+    worker runs the in-process tests. (xdist's own ``--dist loadgroup`` does not group under pytest 9:
+    it renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneAirflowAtATime(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::", 1)[0]
+
+    return OneAirflowAtATime(config, log)
+
 
 PG_SCRIPT = ROOT / "scripts" / "pg.sh"
 
