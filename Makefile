@@ -145,7 +145,7 @@ backfill: venv
 	$(PY) scripts/airflow_local.py backfill --taxi $(TAXI) --start $(START) --end $(END) \
 	    --reprocess $(or $(REPROCESS),none) --max-active-runs $(or $(MAX_ACTIVE_RUNS),2)
 
-# The README's pictures (docs/ui/*.png) from a real run: its own Postgres, Airflow and fixture months,
+# The manual's pictures (docs/ui/*.png) from a real run: its own Postgres, Airflow and fixture months,
 # driven by headless chromium (apt-get install chromium chromium-driver). scripts/screenshots.py.
 .PHONY: screenshots
 screenshots: venv-dev dbt-manifest

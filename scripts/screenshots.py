@@ -1,4 +1,4 @@
-"""``make screenshots``: the README's pictures of the UI, taken from a real run.
+"""``make screenshots``: the manual's pictures of the UI (docs/ui/), taken from a real run.
 
 It starts what the browser tests start -- a Postgres of its own (under ``.run/screenshots``), the
 local Airflow (scripts/airflow_local.py) and a fixture server of generated months -- catches up
@@ -118,7 +118,7 @@ def take(ui: AirflowUI, airflow) -> None:
     ui.set_backfill_date(0, "2019/01/01", "00:00")
     ui.set_backfill_date(1, "2019/02/28", "23:59")
     ui.text_shown("2 runs will be triggered.")
-    ui.set_unpause_on_trigger("postgres_taxi_yellow", False)  # as the README advises for a paused DAG
+    ui.set_unpause_on_trigger("postgres_taxi_yellow", False)  # as docs/airflow.md advises for a paused DAG
     save_png(ui, "backfill_dialog")
 
     ui.open("/dags/postgres_taxi_green/runs/scheduled__2019-04-01T09:00:00+00:00/tasks/load_staging")

@@ -9,7 +9,7 @@ the server. One more aggregate query measures what each check looked at, so ever
 the file, the check and the measured value against its bounds, and the audit row records them all
 (``quality``).
 
-A ``fail`` check fails the run after the merge: the data stays, as the README says (loading is
+A ``fail`` check fails the run after the merge: the data stays, as docs/audit-quality-alerts.md says (loading is
 idempotent; a fixed file re-loads). A ``warn`` check is logged and recorded; the run succeeds."""
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
 
 
 def checks_table() -> str:
-    """The README's table of every type's checks, from the specs (a test keeps the two equal)."""
+    """The table of every type's checks in docs/audit-quality-alerts.md, from the specs (a test keeps the two equal)."""
     from taxi_pipeline.specs import SPECS
 
     def bound(check: QualityCheck) -> str:

@@ -5,7 +5,7 @@ again in the task process that re-parses it: cheap, no network, no ``Variable.ge
 run reads is, first to last: the run's ``source`` param, the Airflow Variable ``ny_taxi_source``
 (read inside the first task), ``NY_TAXI_SOURCE``; the DAGs' windows follow ``NY_TAXI_SOURCE``
 (parse time cannot read Variables). An invalid value fails naming the variable and what it
-accepts. The README's configuration table is :data:`DECLARED`.
+accepts. The configuration table (docs/configuration.md) is :data:`DECLARED`.
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ class Settings:
 
 
 def configuration_table() -> str:
-    """The README's table of environment settings, from :data:`DECLARED` (a test keeps them equal)."""
+    """The table of environment settings in docs/configuration.md, from :data:`DECLARED` (a test keeps them equal)."""
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     lines += [f"| `{d.variable}` | `{d.default}` | {d.meaning}; {d.parse.accepts} |" for d in DECLARED]  # type: ignore[attr-defined]
     return "\n".join(lines)

@@ -38,14 +38,14 @@ def trim(manifest: dict[str, Any]) -> dict[str, Any]:
     return trimmed
 
 
-def render(manifest: dict[str, Any]) -> str:
+def manifest_text(manifest: dict[str, Any]) -> str:
     """The committed text: sorted keys, one field a line, so a model's change is a readable diff."""
     return json.dumps(trim(manifest), indent=1, sort_keys=True) + "\n"
 
 
 def main(argv: list[str]) -> None:
     source, destination = (Path(arg) for arg in argv)
-    destination.write_text(render(json.loads(source.read_text())))
+    destination.write_text(manifest_text(json.loads(source.read_text())))
 
 
 if __name__ == "__main__":
