@@ -91,7 +91,7 @@ pg-down:
 	scripts/pg.sh stop
 
 # A bad TAXI/START/END/SOURCE is one line naming it, before run_local.py starts Postgres (scripts/pg.sh);
-# Airflow's logs go to .airflow/logs/make-run-*.log (VERBOSE=1: to the terminal). docs/notes/terminal.md.
+# Airflow's logs go to .airflow/logs/make-run-*.log (VERBOSE=1: to the terminal). docs/terminal.md.
 run: venv
 	@$(PY) scripts/run_local.py --taxi "$(TAXI)" --start "$(START)" --end "$(END)" $(if $(SOURCE),--source "$(SOURCE)")
 

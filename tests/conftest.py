@@ -32,7 +32,7 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no internet here; and no usage pings from tests
-        # OpenLineage off, as in every local setup (docs/notes/install-states.md); the namespace is set
+        # OpenLineage off, as in every local setup (docs/install-states.md); the namespace is set
         # because cosmos reads it with no fallback, which logs a warning at every DagBag fill.
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "ny_taxi",
