@@ -108,8 +108,8 @@ class Cell:
 def publication(month: Month, *, open_source: bool) -> datetime:
     """When the source publishes ``month``: after it ends (closed span), or PUBLICATION_LAG_MONTHS
     after it begins (open)."""
-    published = month.next()
-    for _ in range(PUBLICATION_LAG_MONTHS - 1 if open_source else 0):
+    published = month
+    for _ in range(PUBLICATION_LAG_MONTHS if open_source else 1):
         published = published.next()
     return published.first_moment()
 
