@@ -168,3 +168,17 @@ bench: venv-dev dbt-manifest  # matplotlib for the chart is a dev pin; case dbt 
 .PHONY: chaos
 chaos: venv-dev dbt-manifest
 	CHAOS_RESULTS=$(CURDIR)/benchmarks/chaos/RESULTS.md $(PY) -m pytest -p no:cacheprovider tests/e2e/test_e2e_chaos.py
+
+# ---- local monitoring: Prometheus + Alertmanager on the local Airflow (scripts/monitoring_local.py) ----
+# Debian's binaries (apt-get install prometheus prometheus-alertmanager), on 127.0.0.1:9090 / :9093
+# (MONITORING_PROMETHEUS_PORT / MONITORING_ALERTMANAGER_PORT), scraping AIRFLOW_LOCAL_PORT's
+# /taxi-loads/metrics with monitoring/prometheus/rules.yml. docs/monitoring.md.
+.PHONY: monitoring-up monitoring-down monitoring-status
+monitoring-up: venv
+	$(PY) scripts/monitoring_local.py up
+
+monitoring-down:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/monitoring_local.py down
+
+monitoring-status:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/monitoring_local.py status
