@@ -11,6 +11,10 @@ Two validators, each producing the resolved configuration the same assertions th
 
 The project directory for both is a temporary copy with ``.env`` made from ``.env.example``, the way
 the README tells users to start.
+
+The monitoring services' configs are checked by the tools that read them: ``promtool check config``
+(Debian's ``prometheus``) and ``amtool check-config`` (``prometheus-alertmanager``), on the compose
+files and on the local ones scripts/monitoring_local.py renders from them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ AIRFLOW_SERVICES = {
 REQUIRED_SERVICES = AIRFLOW_SERVICES | {
     "postgres", "redis", "pgdatabase", "pgadmin", "fake-gcs-server", "bigquery-emulator",
 }
+MONITORING_SERVICES = {"prometheus", "alertmanager", "statsd-exporter", "grafana"}
+PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
 # Top-level keys a service may have in the Compose Specification (services.* in compose-spec.json).
 SERVICE_KEYS = {
     "annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
@@ -70,7 +76,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("compose")
     for name in ("docker-compose.yaml", "Dockerfile", "requirements.txt"):
         shutil.copy(ROOT / name, root / name)
-    for folder in ("dags", "plugins", "include"):
+    for folder in ("dags", "plugins", "include", "monitoring"):
         (root / folder).symlink_to(ROOT / folder)
     shutil.copy(ENV_EXAMPLE, root / ".env")
     return root
@@ -234,3 +240,112 @@ def test_dockerfile_builds_on_the_locked_airflow_version_and_installs_the_lock()
     assert re.search(rf"^FROM apache/airflow:{re.escape(locked)}-python3\.11$", dockerfile, flags=re.M)
     assert re.search(r"^RUN pip install .*-r /tmp/requirements\.txt", dockerfile, flags=re.M)
     assert "_PIP_ADDITIONAL_REQUIREMENTS" not in dockerfile.split("\nFROM", 1)[1]
+
+
+# --- monitoring: Prometheus, Alertmanager, statsd-exporter, Grafana (docs/monitoring.md) ----------
+
+
+def bind_mounts(service: dict[str, Any], project: Path) -> dict[str, Path]:
+    """container path -> host path of every bind mount (a source that is a path, not a named volume)."""
+    return {target: (project / source).resolve() for target, source in mounts(service).items()
+            if source.startswith((".", "/"))}
+
+
+def test_monitoring_services_use_pinned_images_and_mount_files_that_exist(config, project):
+    services = config["services"]
+    assert MONITORING_SERVICES <= set(services), sorted(MONITORING_SERVICES - set(services))
+    images = {"prometheus": "prom/prometheus", "alertmanager": "prom/alertmanager",
+              "statsd-exporter": "prom/statsd-exporter", "grafana": "grafana/grafana-oss"}
+    for name, repository in images.items():
+        image, _, tag = services[name]["image"].rpartition(":")
+        assert image == repository and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), (name, services[name]["image"])
+        files = bind_mounts(services[name], project)
+        assert files, f"{name} mounts none of the project's files"
+        for target, source in files.items():
+            assert source.exists(), f"{name}: {source} (mounted at {target}) does not exist"
+
+
+def test_monitoring_ports_are_on_127_0_0_1_and_statsd_exporter_is_not_published(config):
+    published = {name: published_ports(config["services"][name]) for name in MONITORING_SERVICES}
+    assert published == {"prometheus": [("127.0.0.1", "9090")], "alertmanager": [("127.0.0.1", "9093")],
+                         "grafana": [("127.0.0.1", "3000")], "statsd-exporter": []}
+
+
+def test_airflow_sends_statsd_to_the_exporter_which_reads_the_mapping_file(config):
+    for name in AIRFLOW_SERVICES:
+        env = config["services"][name]["environment"]
+        assert (str(env["AIRFLOW__METRICS__STATSD_ON"]).lower(), env["AIRFLOW__METRICS__STATSD_HOST"],
+                str(env["AIRFLOW__METRICS__STATSD_PORT"]), env["AIRFLOW__METRICS__STATSD_PREFIX"]) == (
+            "true", "statsd-exporter", "9125", "airflow"), name
+    exporter = config["services"]["statsd-exporter"]
+    [mapping] = [arg.split("=", 1)[1] for arg in exporter["command"] if arg.startswith("--statsd.mapping-config=")]
+    assert Path(mounts(exporter)[mapping]).name == "mapping.yml"
+    assert Path(mounts(exporter)[mapping]).parent.name == "statsd"
+
+
+def test_prometheus_scrapes_the_plugin_and_the_exporter_and_alerts_through_alertmanager(config, project):
+    """The compose config's addresses are the compose services' names and container ports."""
+    prometheus = yaml.safe_load((ROOT / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert set(jobs) == {"ny_taxi", "airflow"}
+    assert jobs["ny_taxi"]["metrics_path"] == "/taxi-loads/metrics"  # the plugin's url_prefix
+    assert jobs["ny_taxi"]["static_configs"] == [{"targets": ["airflow-apiserver:8080"]}]
+    assert jobs["airflow"]["static_configs"] == [{"targets": ["statsd-exporter:9102"]}]
+    assert prometheus["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]
+    assert prometheus["rule_files"] == ["rules.yml"]  # beside it in the mounted folder
+    assert "--web.listen-address=:9102" in config["services"]["statsd-exporter"]["command"]
+    assert mounts(config["services"]["prometheus"])["/etc/prometheus"].rstrip("/").endswith("monitoring/prometheus")
+    # Grafana's datasource is this Prometheus; its dashboard provider reads the mounted dashboards folder.
+    grafana = ROOT / "monitoring" / "grafana" / "provisioning"
+    [source] = yaml.safe_load((grafana / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert (source["type"], source["url"], source["uid"]) == ("prometheus", "http://prometheus:9090", "prometheus")
+    [provider] = yaml.safe_load((grafana / "dashboards" / "ny_taxi.yml").read_text())["providers"]
+    folder = bind_mounts(config["services"]["grafana"], project)[provider["options"]["path"]]
+    assert (folder / "ny_taxi.json").exists(), folder
+
+
+def local_configs(tmp_path: Path) -> Path:
+    """The local stack's configs, rendered as ``make monitoring-up`` renders them, into ``tmp_path``."""
+    from scripts.monitoring_local import LocalMonitoring, MonitoringSettings
+
+    LocalMonitoring(MonitoringSettings(run_dir=tmp_path, scrape_url="http://127.0.0.1:8080/taxi-loads/metrics",
+                                       metrics_token="s3cret")).write_configs()
+    return tmp_path
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="needs promtool: apt-get install prometheus")
+@pytest.mark.parametrize("which", ["compose", "local"])
+def test_promtool_checks_the_prometheus_configs(which: str, tmp_path: Path) -> None:
+    path = ROOT / "monitoring" / "prometheus" / "prometheus.yml" if which == "compose" else \
+        local_configs(tmp_path) / "prometheus.yml"
+    done = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 5 rules found" in done.stdout
+
+
+@pytest.mark.skipif(AMTOOL is None, reason="needs amtool: apt-get install prometheus-alertmanager")
+@pytest.mark.parametrize("which", ["compose", "local"])
+def test_amtool_checks_the_alertmanager_configs(which: str, tmp_path: Path) -> None:
+    path = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml" if which == "compose" else \
+        local_configs(tmp_path) / "alertmanager.yml"
+    done = subprocess.run([AMTOOL, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout and " - 1 receivers" in done.stdout
+
+
+def test_the_local_configs_are_the_compose_ones_with_local_addresses(tmp_path: Path) -> None:
+    """One config for both: the local one differs only in addresses, intervals and grouping waits."""
+    rendered = local_configs(tmp_path)
+    local = yaml.safe_load((rendered / "prometheus.yml").read_text())
+    compose = yaml.safe_load((ROOT / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    assert local["global"] == {"scrape_interval": "5s", "evaluation_interval": "5s"}
+    assert local["rule_files"] == [str(ROOT / "monitoring" / "prometheus" / "rules.yml")]
+    assert local["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]
+    [job] = local["scrape_configs"]
+    [compose_job] = [j for j in compose["scrape_configs"] if j["job_name"] == "ny_taxi"]
+    assert job == {**compose_job, "scheme": "http", "static_configs": [{"targets": ["127.0.0.1:8080"]}],
+                   "authorization": {"type": "Bearer", "credentials_file": str(rendered / "metrics_token")}}
+    assert (rendered / "metrics_token").read_text() == "s3cret" and (rendered / "metrics_token").stat().st_mode & 0o077 == 0
+    am_local = yaml.safe_load((rendered / "alertmanager.yml").read_text())
+    am_compose = yaml.safe_load((ROOT / "monitoring" / "alertmanager" / "alertmanager.yml").read_text())
+    assert am_local == {**am_compose, "route": {**am_compose["route"], "group_wait": "1s", "group_interval": "5s"}}
