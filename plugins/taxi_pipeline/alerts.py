@@ -15,6 +15,10 @@ became ``upstream_failed`` send nothing, so one failure sends one message.
 
 An alert that cannot be sent (the SMTP server down, a missing connection) is logged as an error and
 changes nothing: the run's state stays what its tasks decided.
+
+Whatever ``NY_TAXI_ALERT`` says, a failure also becomes the run's note ("green 2019-02:
+load_staging failed: <the error's first line>", run_note.py): Airflow keeps no task's exception in
+its database, and the "Taxi loads" page and ``/metrics`` (monitor/) show a failed month's cause from it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 from typing import Any
 
 from taxi_pipeline.months import ParamError, Window, resolve_month
+from taxi_pipeline.run_note import set_run_note
 from taxi_pipeline.settings import Settings
 from taxi_pipeline.specs import TaxiSpec
 
@@ -71,6 +76,9 @@ class MonthAlerts:
         ti, dag_id = context["ti"], context["dag"].dag_id
         error = str(context.get("exception") or "no error recorded").strip().splitlines() or ["(empty error)"]
         label = self.month_label(context)
+        set_run_note(dag_id, context["dag_run"].run_id, f"{label}: {ti.task_id} failed: {error[0]}"[:1000])
+        if self.settings.alert == "none":
+            return
         subject = f"[ny_taxi] {dag_id} {label}: {ti.task_id} failed"
         body = "\n".join([
             f"DAG: {dag_id}", f"Month: {label}", f"Run: {context['dag_run'].run_id}",
@@ -79,7 +87,7 @@ class MonthAlerts:
         self._send(subject, body, context)
 
     def on_success(self, context: Any) -> None:
-        if not self.settings.alert_on_success:
+        if self.settings.alert == "none" or not self.settings.alert_on_success:
             return
         ti = context["ti"]
         summary = (ti.xcom_pull() or {}).get("summary") or f"{self.month_label(context)}: loaded"  # its own result

@@ -115,7 +115,7 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
     spec = get_spec(taxi)
     settings = settings or Settings.from_env()
     window = settings.window(spec)
-    alerts = MonthAlerts(spec, window, settings) if settings.alert != "none" else None
+    alerts = MonthAlerts(spec, window, settings)  # the failure's note always; a notifier if NY_TAXI_ALERT says
     with DAG(
         dag_id=f"{target}_taxi_{taxi}",
         description=f"NYC TLC {taxi} taxi trips, one month per run, hash-merged into {target}",
@@ -132,13 +132,13 @@ def build_taxi_dag(target: str, taxi: str, *, doc_md: str | None = None, setting
             "retry_delay": settings.retry_delay,
             "retry_exponential_backoff": True,
             "max_retry_delay": settings.retry_delay * 20,
-            **({"on_failure_callback": alerts.on_failure} if alerts else {}),
+            "on_failure_callback": alerts.on_failure,
         },
         tags=["ny_taxi", target, taxi],
         doc_md=doc_md,
     ) as dag:
         run = resolve_month_task(spec, window, settings)
         last = INGEST_TARGETS[target](spec, run, wait_for_file(run, settings), settings)
-        if alerts:
+        if settings.alert != "none":
             last.on_success_callback = [alerts.on_success]
     return dag

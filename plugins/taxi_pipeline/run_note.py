@@ -1,8 +1,8 @@
 """The month's one-line summary as its DAG-run note: the grid shows month, rows and quality verdict
 without anyone opening a log ("green 2020-03: 223,406 rows inserted, 0 skipped, quality ok").
 
-check_quality, the last task, sets it through Airflow's public REST API (``PATCH
-/api/v2/dags/{dag_id}/dagRuns/{run_id}?update_mask=note``): the Task SDK's execution API, which
+check_quality, the last task, sets it, and a failed task's callback sets the failure's line
+(alerts.py), through Airflow's public REST API (``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}?update_mask=note``): the Task SDK's execution API, which
 tasks otherwise talk to, has no way to write a note. The API's base URL and a user come from the
 ``ny_taxi_airflow_api`` connection (``http://<user>:<password>@<api-server>:8080``; ``make
 airflow-up`` and the compose stack define it); without that connection no note is set. A note that

@@ -120,6 +120,13 @@ def _path_or_default(raw: str) -> str:
     return raw
 
 
+def _token(raw: str) -> str:
+    if raw and (len(raw) < 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", raw)):
+        raise ValueError
+    return raw
+
+
+_token.accepts = "empty, or a bearer token of 16+ characters (letters, digits, . _ ~ + / = -)"  # type: ignore[attr-defined]
 _identifier.accepts = "a lower-case SQL identifier (letters, digits, _)"  # type: ignore[attr-defined]
 _path_or_default.accepts = "an absolute path, or empty for the default"  # type: ignore[attr-defined]
 _conn_id.accepts = "an Airflow connection id (letters, digits, _ . -) or empty"  # type: ignore[attr-defined]
@@ -187,6 +194,8 @@ DECLARED: tuple[Declared, ...] = (
              "where the dbt models land: the Postgres schema, the BigQuery dataset"),
     Declared("alert_on_success", "NY_TAXI_ALERT_ON_SUCCESS", "false", _boolean,
              "also send each loaded month's one-line summary (rows, quality) to the same channel"),
+    Declared("metrics_token", "NY_TAXI_METRICS_TOKEN", "", _token,
+             "the plugin's /taxi-loads/metrics: empty, open (as Airflow's /api/v2/monitor/health); else a bearer token"),
 )
 
 
@@ -224,6 +233,7 @@ class Settings:
     alert_to: tuple[str, ...]
     alert_from: str
     alert_on_success: bool
+    metrics_token: str
     dbt_project_dir: str
     dbt_executable: str
     dbt_schema: str
