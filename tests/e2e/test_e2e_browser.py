@@ -6,7 +6,9 @@ What a user does, click by click: log in; open ``postgres_taxi_green`` and Trigg
 untouched (its Year/Month are pre-filled with the latest month of the window, so the first click
 loads a month); type 2019 and 2; type Month 13 (the form shows the API's validation error, no
 run is created); on ``postgres_taxi_yellow``, a Backfill over two months with "Missing Runs"
-(both runs succeed and show in the grid); open a ``load_staging`` log (progress and summary lines).
+(both runs succeed and show in the grid); open a ``load_staging`` log (progress and summary lines);
+open Browse > Taxi loads (the plugin's page: each month's cell, a click opens its run), which
+without the login answers 401.
 
 The window is 2019-01..2019-03. "Unpause on trigger" (ticked by default) lets green's catchup run
 too: its scheduled runs load the same months as the manual ones, and every file's rows must still
@@ -19,8 +21,12 @@ module skips with one line naming the packages.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -186,3 +192,39 @@ def test_a_load_staging_log_shows_the_progress_and_summary_lines(ui: AirflowUI, 
     progress = re.compile(rf"yellow 2019-01: [\d.]+/{mb:.1f} MB \(\d+%\) downloaded, [\d.]+ MB csv, [\d,]+ rows, [\d,]+ rows/s")
     ui.wait("the progress line", lambda: progress.search(ui.driver.find_element("tag name", "body").text), timeout=60)
     ui.text_shown(f"yellow 2019-01: staged {rows:,} rows")  # the summary line
+
+
+def test_the_taxi_loads_page_and_its_api_answer_401_without_the_login(airflow: E2EAirflow):
+    base = airflow.local.s.base_url
+    for path in ("/taxi-loads/", "/taxi-loads/api/status", "/taxi-loads/api/analytics"):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(base + path, headers=headers), timeout=30)
+            assert refused.value.code == 401, (path, headers)
+    token = airflow.local.token()
+    for query, says in (("from=2019-13", "from: month must be 01..12"), ("to=2018-12", "to: 2018-12 is outside")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/taxi-loads/api/status?{query}",
+                                                          headers={"Authorization": f"Bearer {token}"}), timeout=30)
+        assert refused.value.code == 422 and says in json.loads(refused.value.read())["detail"]
+
+
+def test_the_taxi_loads_page_shows_the_months_loaded_and_opens_a_run(ui: AirflowUI, airflow: E2EAirflow, release):
+    ui.open_taxi_loads()  # the nav's Browse > Taxi loads: the plugin's page inside Airflow's UI
+    cells = {(taxi, m): ui.css(f"[data-testid='cell-{taxi}-2019-{m:02d}']")[0]
+             for taxi, months in (("green", (1, 2, 3)), ("yellow", (1, 2))) for m in months}
+    # green 2019-02 and 03 were loaded twice (a manual run and catchup): the second inserted nothing.
+    expected = {("green", 1): "loaded", ("green", 2): "unchanged", ("green", 3): "unchanged",
+                ("yellow", 1): "loaded", ("yellow", 2): "loaded"}
+    assert {key: cell.get_attribute("data-state") for key, cell in cells.items()} == expected
+    assert {key: cell.text for key, cell in cells.items()} == {
+        (taxi, m): f"{release[(taxi, m)].data_lines:,}" for taxi, m in cells}
+    assert ui.css("[data-testid='summary-green'] dd")[0].text == "3"  # months loaded
+    assert len(ui.css("#chart-rows canvas")) == 1 and len(ui.css("#chart-seconds canvas")) == 1
+
+    run_id = ui.css("[data-testid='cell-yellow-2019-02'] a")[0].get_attribute("href").rsplit("/", 1)[1]
+    ui.css("[data-testid='cell-yellow-2019-02'] a")[0].click()
+    ui.driver.switch_to.default_content()
+    ui.wait("the run's page", lambda: f"/dags/{YELLOW_DAG}/runs/{run_id}" in ui.driver.current_url)
+    ui.text_shown(urllib.parse.unquote(run_id))
+    ui.text_shown("yellow 2019-02:")  # the run's note, the month's one line

@@ -128,6 +128,17 @@ class AirflowUI:
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
 
+    def open_taxi_loads(self, within_airflow: bool = True, query: str = "") -> None:
+        """The plugin's "Taxi loads" page, once its data is drawn: inside Airflow's UI (its nav entry,
+        an iframe this switches into) or on its own (``/taxi-loads/?<query>``)."""
+        self.driver.switch_to.default_content()
+        if within_airflow:
+            self.open("/plugin/taxi-loads")
+            self.driver.switch_to.frame(self.wait("the page's frame", lambda: self.css("iframe[src*='/taxi-loads/']")[0]))
+        else:
+            self.open(f"/taxi-loads/{'?' + query if query else ''}")
+        self.wait("the page's data", lambda: self.driver.find_element("tag name", "body").get_attribute("data-loaded"))
+
     def login(self, user: str, password: str) -> None:
         self.open("/")
         username = self.wait("the login form", lambda: self.css("input[name=username]")[0])

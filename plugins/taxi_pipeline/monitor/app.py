@@ -56,7 +56,7 @@ def chosen_window(type_windows: list[Any], first: str | None, last: str | None) 
         raise HTTPException(422, str(exc)) from exc
     for name, month in (("from", chosen.first), ("to", chosen.last)):
         if month not in whole:
-            raise HTTPException(422, f"param {name!r}: {month} is outside the DAGs' window {whole.first}..{whole.last}")
+            raise HTTPException(422, f"{name}: {month} is outside the DAGs' window {whole.first}..{whole.last}")
     return chosen
 
 

@@ -6,7 +6,9 @@ const STATES = {
   loaded: "loaded", unchanged: "re-loaded, unchanged", failed: "failed", quality_failed: "quality failed",
   running: "running", published: "published, not loaded", not_published: "not published yet",
 };
-const COLORS = ["#1c7ed6", "#2f9e44", "#f08c00", "#9c36b5", "#e03131", "#0c8599", "#5c940d"];
+// A type keeps its colour in every chart (the mart's service_type is "Green", "Yellow").
+const COLORS = { green: "#2f9e44", yellow: "#e8a700", fhv: "#1c7ed6", fhvhv: "#9c36b5" };
+const colour = (label) => COLORS[label.toLowerCase()] || "#495057";
 // The page is /<base>/taxi-loads/ inside Airflow's UI; a run's page is /<base>/dags/<dag>/runs/<run>.
 const AIRFLOW = location.pathname.replace(/\/taxi-loads\/?.*$/, "");
 const number = new Intl.NumberFormat("en-US");
@@ -39,18 +41,18 @@ function monthTime(month) {
   return Date.UTC(year, m - 1, 1) / 1000;
 }
 
-function chart(into, title, xs, series, { time = true, values } = {}) {
+function chart(into, title, xs, series) {
   into.replaceChildren();
   if (!xs.length) {
     into.append(element("p", { class: "note" }, "nothing loaded in these months"));
     return;
   }
-  const width = Math.max(into.clientWidth || 0, 520);
+  const width = Math.min(Math.max(into.parentElement.clientWidth || 0, 420), 720);
   // eslint-disable-next-line no-undef
   new uPlot({
-    title, width, height: 200, scales: { x: { time } },
-    series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2,
-      points: { show: true, size: 5 }, spanGaps: false, value: values }))],
+    title, width, height: 200,
+    series: [{}, ...series.map((s) => ({ label: s.label, stroke: colour(s.label), width: 2,
+      points: { show: true, size: 5 }, spanGaps: false }))],
     axes: [{}, { values: (u, ticks) => ticks.map((v) => number.format(v)), size: 70 }],
   }, [xs, ...series.map((s) => s.values)], into);
 }
@@ -90,13 +92,23 @@ function drawGrid(cells) {
       ? number.format(c.rows) : STATES[c.state];
     const title = `${taxi} ${month}: ${STATES[c.state]}${c.detail ? ` - ${c.detail}` : ""}`;
     const content = c.run_id
-      ? element("a", { href: `${AIRFLOW}/dags/${encodeURIComponent(c.dag_id)}/runs/${encodeURIComponent(c.run_id)}`,
-        target: "_top", title }, text)
+      ? element("a", { href: `${AIRFLOW}/dags/${encodeURIComponent(c.dag_id)}/runs/${encodeURIComponent(c.run_id)}`, title }, text)
       : element("span", { title }, text);
+    content.addEventListener("click", openInAirflow);
     return element("td", { class: `cell ${c.state}`, "data-testid": `cell-${taxi}-${month}`, "data-state": c.state,
       title }, content);
   })));
   $("grid").replaceChildren(element("thead", {}, head), element("tbody", {}, ...body));
+}
+
+// Inside Airflow's UI the page is a sandboxed iframe that may not navigate the top window; it is of
+// the same origin, so a click moves the UI's own router (history + popstate) to the run instead.
+function openInAirflow(event) {
+  if (window.top === window || !event.currentTarget.href) return;
+  event.preventDefault();
+  const url = new URL(event.currentTarget.href);
+  window.top.history.pushState({}, "", url.pathname + url.search);
+  window.top.dispatchEvent(new PopStateEvent("popstate"));
 }
 
 function drawLoadCharts(status) {
