@@ -133,14 +133,15 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
     except ImportError:
         pytest.fail("no `statsd` package: Airflow's [metrics] statsd_on needs it (pinned in requirements.txt): make venv-dev")
     home = tmp_path_factory.mktemp("statsd-airflow")
+    # StatsD off for the migration: every packet on the socket is then the scheduler's.
+    migrated = subprocess.run([str(AIRFLOW), "db", "migrate"],
+                              env={**_airflow_env(home, 0), "AIRFLOW__METRICS__STATSD_ON": "False"},
+                              capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, f"airflow db migrate failed:\n{migrated.stdout[-3000:]}\n{migrated.stderr[-3000:]}"
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.2)
     env = _airflow_env(home, sock.getsockname()[1])
-    # StatsD off for the migration: every packet on the socket is then the scheduler's.
-    migrated = subprocess.run([str(AIRFLOW), "db", "migrate"], env={**env, "AIRFLOW__METRICS__STATSD_ON": "False"},
-                              capture_output=True, text=True, timeout=120)
-    assert migrated.returncode == 0, f"airflow db migrate failed:\n{migrated.stdout[-3000:]}\n{migrated.stderr[-3000:]}"
 
     result = Capture()
     log_path = home / "scheduler.log"
