@@ -131,3 +131,33 @@ def test_the_readme_lists_every_check_as_the_specs_define_it():
     from taxi_pipeline.quality import checks_table
 
     assert checks_table() in (ROOT / "docs" / "audit-quality-alerts.md").read_text()
+
+
+def test_the_taxi_loads_page_reads_each_load_and_run_into_its_month_s_cell(taxi_db, source, release_root):
+    """The monitor's Postgres query and Airflow-runs query (monitor/sources.py), on real loads: a
+    month loaded, one whose check failed, one never loaded (re-loads: tests/e2e/test_e2e_browser.py)."""
+    from airflow.utils.session import create_session
+
+    from taxi_pipeline.monitor import sources, status
+    from taxi_pipeline.months import Month, Window
+
+    fake_tlc.write_month(release_root, GREEN, 2021, 4, 600, seed=4)
+    _spoil(fake_tlc.write_month(release_root, GREEN, 2021, 5, 600, seed=5).path, "total_amount", "-7.5", every=20)
+    assert [str(run_month("green", 2021, m).state) for m in (4, 5)] == ["success", "failed"]
+
+    window = Window(Month(2021, 4), Month(2021, 6))
+    shown = [status.TypeWindow("green", window, open_source=False)]
+    with create_session() as session:
+        runs = sources.airflow_runs(session, sources.AUDIT_TARGETS["postgres"], shown)
+    loads = sources.postgres_loads(window)
+    assert sorted((str(r.month), r.state, r.failed_task) for r in runs) == [
+        ("2021-04", "success", None), ("2021-05", "failed", "check_quality")]
+    assert sorted((str(x.month), x.rows_in_file, x.inserted_rows) for x in loads) == [
+        ("2021-04", 600, 600), ("2021-05", 600, 600)]
+    cells = status.grid(shown, loads, runs).cells
+    assert [(str(c.month), c.state.value, c.detail) for c in cells] == [
+        ("2021-04", "loaded", "600 rows, 600 inserted"),
+        ("2021-05", "quality_failed", "quality failed: negative_total_amount"),
+        ("2021-06", "published", "published, not loaded"),
+    ]
+    assert cells[1].run_id == next(r.run_id for r in runs if r.state == "failed")  # a click opens the failed run
