@@ -245,6 +245,17 @@ def test_each_load_writes_its_audit_row_and_a_failed_check_fails_the_run(gcp_emu
     assert ("green_tripdata_2020-09.csv: 1 quality check(s) failed (the rows stay loaded): negative_total_amount: "
             in capfd.readouterr().out)
 
+    # The "Taxi loads" page's BigQuery query (monitor/sources.py) reads both loads into their cells.
+    from taxi_pipeline.monitor import sources, status
+    from taxi_pipeline.months import Month, Window
+
+    window = Window(Month(2020, 8), Month(2020, 9))
+    loads = sources.bigquery_loads(window, project=gcp_emulators.project, dataset="ny_taxi")
+    cells = status.grid([status.TypeWindow("green", window, open_source=False)], loads, []).cells
+    assert [(c.state.value, c.detail, c.run_id) for c in cells] == [
+        ("loaded", "800 rows, 800 inserted", run.run_id),
+        ("quality_failed", "quality failed: negative_total_amount", failed.run_id)]
+
 
 def test_the_dbt_models_build_on_the_bigquery_emulator(gcp_emulators, lake, source, gcp_months, bq, tmp_path):
     """dbt-bigquery's own SQL on the emulator (profile target bigquery_emulator): the models build

@@ -126,7 +126,7 @@ def _token(raw: str) -> str:
     return raw
 
 
-_token.accepts = "empty, or a bearer token of 16+ characters (letters, digits, . _ ~ + / = -)"  # type: ignore[attr-defined]
+_token.accepts = "empty, or 16+ characters (letters, digits, . _ ~ + / = -)"  # type: ignore[attr-defined]
 _identifier.accepts = "a lower-case SQL identifier (letters, digits, _)"  # type: ignore[attr-defined]
 _path_or_default.accepts = "an absolute path, or empty for the default"  # type: ignore[attr-defined]
 _conn_id.accepts = "an Airflow connection id (letters, digits, _ . -) or empty"  # type: ignore[attr-defined]
@@ -195,7 +195,7 @@ DECLARED: tuple[Declared, ...] = (
     Declared("alert_on_success", "NY_TAXI_ALERT_ON_SUCCESS", "false", _boolean,
              "also send each loaded month's one-line summary (rows, quality) to the same channel"),
     Declared("metrics_token", "NY_TAXI_METRICS_TOKEN", "", _token,
-             "the plugin's /taxi-loads/metrics: empty, open (as Airflow's /api/v2/monitor/health); else a bearer token"),
+             "the bearer token the plugin's /taxi-loads/metrics asks for; empty: open, as Airflow's /api/v2/monitor/health"),
 )
 
 

@@ -4,7 +4,6 @@ same thing from the same queries."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,14 +24,9 @@ class TargetRead:
 def gcp_variables() -> dict[str, str] | None:
     """The GCP target's project and dataset (Airflow Variables, as its DAGs read them); None: GCP is
     not configured here, and the bigquery target is not shown."""
-    values = {}
-    for name in ("gcp_project_id", "gcp_dataset", "gcp_location"):
-        value = os.environ.get(f"AIRFLOW_VAR_{name.upper()}")
-        if value is None:
-            from airflow.models.variable import Variable
+    from airflow.models.variable import Variable  # the api-server's: its secrets backends, env, then the DB
 
-            value = Variable.get(name, default_var=None)
-        values[name] = value
+    values = {name: Variable.get(name, default_var=None) for name in ("gcp_project_id", "gcp_dataset", "gcp_location")}
     return values if values["gcp_project_id"] and values["gcp_dataset"] else None
 
 
