@@ -216,6 +216,10 @@ class LocalMonitoring:
         why = missing_binaries()
         if why:
             raise MonitoringError(f"{why} (Debian's packages; the compose stack has its own images)")
+        url = urlsplit(self.s.scrape_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise MonitoringError(f"the scrape URL must be http(s)://host:port/path, got {self.s.scrape_url!r}: "
+                                  "set MONITORING_SCRAPE_URL (or AIRFLOW_LOCAL_PORT)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         running = {n: p for n, p in self.procs.pids().items() if self.procs.alive(p)}
         wanted = {"alertmanager": self.s.alertmanager_url, "prometheus": self.s.prometheus_url}

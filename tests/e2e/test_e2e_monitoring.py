@@ -183,6 +183,13 @@ def test_monitoring_up_names_the_packages_when_the_binaries_are_missing(tmp_path
                            "prometheus-alertmanager (Debian's packages; the compose stack has its own images)\n")
 
 
+def test_monitoring_up_refuses_a_scrape_url_without_a_host(tmp_path: Path):
+    done = _monitoring_up(tmp_path, MONITORING_SCRAPE_URL="http:///taxi-loads/metrics")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == ("monitoring_local: the scrape URL must be http(s)://host:port/path, got "
+                           "'http:///taxi-loads/metrics': set MONITORING_SCRAPE_URL (or AIRFLOW_LOCAL_PORT)\n")
+
+
 def _monitoring_up(run_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "scripts" / "monitoring_local.py"), "up"],
                           env={**os.environ, "MONITORING_DIR": str(run_dir), **env},
