@@ -466,6 +466,13 @@ def write(results: dict, out_dir: Path) -> None:
         section, ratio = _pandas_section(results["pandas"])
         lines += section
         checks.append(("ours >= 20x the rows/s of pandas read_csv + to_sql", f"{ratio:.0f}x", ratio >= 20))
+    if "page" in results:
+        from benchmarks.page import page_section
+
+        section, seconds = page_section(results["page"])
+        lines += section
+        checks.append(("the Taxi loads page (10 years x 4 types) drawn in < 1 s", "pending" if seconds is None
+                       else f"{seconds:.2f} s", None if seconds is None else seconds < results["page"]["target"]))
     if "scale" in results:
         section, scale_checks = _scale_section(results["scale"])
         lines += section

@@ -16,7 +16,7 @@ Settings (``make bench VAR=...`` or the environment):
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
 | ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas | which cases run; ``scale`` (case 11, a year of yellow at real size: about 45 min and 25 GB of disk) runs only when named |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas,page | which cases run; ``scale`` (case 11, a year of yellow at real size: about 45 min and 25 GB of disk) runs only when named |
 | ``SCALE_DIVISOR`` | 1 | case 11: every month's rows divided by this (100: the whole case in minutes) |
 | ``DBT_FILES`` | 10 | case dbt: files of ``ROWS`` rows in the raw table (10 x 1M: >= 10M rows) |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
@@ -40,7 +40,7 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt", "pandas")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt", "pandas", "page")
 OPT_IN_CASES = ("scale",)  # only when CASES names them: they take most of an hour and tens of GB
 
 
@@ -181,6 +181,11 @@ def main() -> int:
 
             say("case 9: dbt, one month's incremental build against a full rebuild")
             results["dbt"] = dbt_case(server, default_month[0], reps)
+        if "page" in selected:
+            from benchmarks.page import page_case
+
+            say("case 12: the Taxi loads page at ten years x four types, in a real browser")
+            results["page"] = page_case(server, reps)
         if "parse" in selected:
             say("case 4: parse time")
             results["parse"] = cases.parse_case(reps)

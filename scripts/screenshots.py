@@ -9,13 +9,18 @@ small palette so all of them stay a few hundred KB. Everything it started is sto
 Each picture shows a real state: the DAG list (with no dbt installed, as after `make venv` on a
 fresh clone: no import-error banner, the API's import errors asserted to be none), a taxi DAG's graph, the trigger form, the backfill
 dialog (with its run count), the grid after the catchup, a load log with its progress lines, and
-the GCP DAG's graph. Regenerate them when the UI they show changes.
+the GCP DAG's graph, and the plugin's "Taxi loads" page (grid and charts; the analytics tab, over
+dbt's mart, when ``.venv-dbt`` is installed). For that page yellow's catchup runs too: 2019-03 is a
+corrupt file (failed, with its cause), 2019-04 is missing; green 2019-02 is re-loaded (unchanged).
+Regenerate them when the UI they show changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +86,44 @@ def scroll_to(ui: AirflowUI, element) -> None:
     time.sleep(0.5)
 
 
+def build_marts(airflow) -> bool:
+    """dbt build of the project into the screenshot run's taxi DB (the analytics tab reads its mart);
+    False without ``.venv-dbt``. The run's Airflow has no dbt, as after `make venv` (the DAG list)."""
+    dbt = ROOT / ".venv-dbt" / "bin" / "dbt"
+    if not dbt.exists():
+        print("no .venv-dbt (make venv-dbt): the analytics tab is not pictured")
+        return False
+    project = ROOT / "dbt" / "taxi_rides_ny"
+    env = {**os.environ, "DBT_PROFILES_DIR": str(project), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "NY_TAXI_PG_PORT": str(airflow.local.s.pg_port), "NY_TAXI_PG_DB": airflow.local.s.taxi_db}
+    done = subprocess.run([str(dbt), "build", "--quiet", "--target-path", str(WORK / "dbt-target"),
+                           "--log-path", str(WORK / "dbt-logs")], cwd=project, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return True
+
+
+def show_taxi_loads(ui: AirflowUI, airflow, with_analytics: bool) -> None:
+    """The plugin's page in Airflow's UI, taller than the other pictures: cards, grid and charts."""
+    ui.driver.set_window_size(WIDTH, 1500)
+    try:
+        ui.open_taxi_loads()
+        ui.wait("the charts", lambda: len(ui.css("canvas")) >= 3)
+        time.sleep(1)
+        ui.driver.switch_to.default_content()
+        save_png(ui, "taxi_loads")
+        if with_analytics:
+            ui.open_taxi_loads()
+            ui.wait("the analytics tab", lambda: ui.css("#analytics-tab")[0]).click()
+            ui.wait("the borough table", lambda: ui.css("[data-testid='borough-Manhattan']"))
+            time.sleep(1)
+            ui.driver.switch_to.default_content()
+            save_png(ui, "taxi_loads_analytics")
+    finally:
+        ui.driver.switch_to.default_content()
+        ui.driver.set_window_size(WIDTH, HEIGHT)
+
+
 def take(ui: AirflowUI, airflow) -> None:
     user = airflow.local.s
     ui.login(user.user, user.password)
@@ -127,6 +170,13 @@ def take(ui: AirflowUI, airflow) -> None:
     time.sleep(1)
     save_png(ui, "load_log")
 
+    airflow.set_paused("postgres_taxi_yellow", False)  # 2019-01..02 load, 03 is corrupt, 04 missing
+    assert airflow.trigger("postgres_taxi_green", {"year": 2019, "month": 2})[0] == 200  # a re-load: unchanged
+    yellow = airflow.wait_runs_done("postgres_taxi_yellow", len(MONTHS), timeout=600)
+    airflow.wait_runs_done("postgres_taxi_green", len(MONTHS) + 1, timeout=300)
+    print("yellow:", ", ".join(f"{r['logical_date'][:7]} {r['state']}" for r in yellow))
+    show_taxi_loads(ui, airflow, with_analytics=build_marts(airflow))
+
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
@@ -140,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     files = {m: fake_tlc.write_month(release, GREEN, 2019, m, ROWS, seed=m) for m in MONTHS}
     for m in (1, 2):
         fake_tlc.write_month(release, YELLOW, 2019, m, 2_000, seed=m)
+    corrupt = fake_tlc.write_month(release, YELLOW, 2019, 3, 2_000, seed=3).path
+    corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 2])  # cut mid-stream: a bad gzip
     postgres = SimpleNamespace(env={"PG_DIR": str(WORK / "pg")}, port=free_port())
     local = None
     try:

@@ -49,15 +49,17 @@ def settings() -> Settings:
 def chosen_window(type_windows: list[Any], first: str | None, last: str | None) -> Window:
     """The months a URL asks for, checked like the DAGs' params: YYYY-MM, inside the windows."""
     whole = sources.span(type_windows)
-    try:
-        chosen = Window(Month.parse(first, name="from") if first else whole.first,
-                        Month.parse(last, name="to") if last else whole.last)
-    except (ParamError, ValueError) as exc:
-        raise HTTPException(422, str(exc)) from exc
-    for name, month in (("from", chosen.first), ("to", chosen.last)):
-        if month not in whole:
-            raise HTTPException(422, f"{name}: {month} is outside the DAGs' window {whole.first}..{whole.last}")
-    return chosen
+    chosen: dict[str, Month] = {}
+    for name, raw, default in (("from", first, whole.first), ("to", last, whole.last)):
+        try:
+            chosen[name] = Month.parse(raw, name=name) if raw else default
+        except (ParamError, ValueError) as exc:
+            raise HTTPException(422, str(exc)) from exc
+        if chosen[name] not in whole:
+            raise HTTPException(422, f"{name}: {chosen[name]} is outside the DAGs' window {whole.first}..{whole.last}")
+    if chosen["from"] > chosen["to"]:
+        raise HTTPException(422, f"from: {chosen['from']} is after to: {chosen['to']}")
+    return Window(chosen["from"], chosen["to"])
 
 
 FromMonth = Annotated[str | None, Query(alias="from", description="the first month shown, YYYY-MM")]
