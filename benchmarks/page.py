@@ -1,8 +1,8 @@
 """Case 12: the "Taxi loads" page at ten years x four types of audit rows, in a real browser.
 
 A local Airflow (tests/support/e2e_airflow.py) on the benchmark's Postgres, its window 2015-01..2024-12
-(a mirror publishes green and yellow from before 2015, fhv from 2015-01, fhvhv from 2019-02: 431
-months in all). Its taxi DB gets one audit row per month and type, a re-load of every fifth month
+with NY_TAXI_SOURCE=tlc (the TLC publishes green and yellow from before 2015, fhv from 2015-01,
+fhvhv from 2019-02: 431 months in all; nothing is downloaded, the DAGs stay paused). Its taxi DB gets one audit row per month and type, a re-load of every fifth month
 (0 inserted) and a failed check every 37th; its metadata DB one run per month and type (created
 through the REST API on the paused DAGs, so they stay queued: the page reads them all the same).
 
@@ -32,10 +32,8 @@ def page_case(server: BenchPostgres, reps: int) -> dict:
     found = find_browser()
     if isinstance(found, str):
         return {"pending": found}
-    release = WORK / "page-release"
-    release.mkdir(parents=True, exist_ok=True)  # no files: nothing is loaded, the rows are seeded
     with running_airflow(name="bench_page", run_dir=WORK / "page-airflow", pg_server=server,
-                         source_url=str(release), window=WINDOW) as airflow:
+                         source_url="tlc", window=WINDOW, dag_env={"NY_TAXI_SOURCE": "tlc"}) as airflow:
         months = _type_months(airflow)
         loads = _seed_audit(server, airflow.local.s.taxi_db, months)
         runs = _seed_runs(airflow, months)

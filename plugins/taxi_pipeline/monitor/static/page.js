@@ -12,6 +12,7 @@ const colour = (label) => COLORS[label.toLowerCase()] || "#495057";
 // The page is /<base>/taxi-loads/ inside Airflow's UI; a run's page is /<base>/dags/<dag>/runs/<run>.
 const AIRFLOW = location.pathname.replace(/\/taxi-loads\/?.*$/, "");
 const number = new Intl.NumberFormat("en-US");
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 const $ = (id) => document.getElementById(id);
 
 function element(tag, attrs = {}, ...children) {
@@ -47,13 +48,14 @@ function chart(into, title, xs, series) {
     into.append(element("p", { class: "note" }, "nothing loaded in these months"));
     return;
   }
-  const width = Math.min(Math.max(into.parentElement.clientWidth || 0, 420), 720);
+  // A chart drawn in a hidden tab has no width to measure: it takes the widest.
+  const width = Math.min(Math.max(into.parentElement.clientWidth || 720, 420), 720);
   // eslint-disable-next-line no-undef
   new uPlot({
     title, width, height: 200,
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: colour(s.label), width: 2,
       points: { show: true, size: 5 }, spanGaps: false }))],
-    axes: [{}, { values: (u, ticks) => ticks.map((v) => number.format(v)), size: 70 }],
+    axes: [{}, { values: (u, ticks) => ticks.map((v) => compact.format(v)), size: 60 }],
   }, [xs, ...series.map((s) => s.values)], into);
 }
 
@@ -133,8 +135,11 @@ function drawAnalytics(data) {
   $("mart").textContent = `From the dbt mart ${data.mart} (trips and total_amount by pickup borough).`;
   const months = [...new Set(data.rows.map((r) => r.month))].sort();
   const services = [...new Set(data.rows.map((r) => r.service_type))].sort();
-  const sum = (field, keep) => months.map((m) => data.rows.filter((r) => r.month === m && keep(r))
-    .reduce((total, r) => total + r[field], 0));
+  // A month a service has no rows for is a gap, not a zero.
+  const sum = (field, keep) => months.map((m) => {
+    const rows = data.rows.filter((r) => r.month === m && keep(r));
+    return rows.length ? rows.reduce((total, r) => total + r[field], 0) : null;
+  });
   chart($("chart-trips"), "trips per month", months.map(monthTime),
     services.map((s) => ({ label: s, values: sum("trips", (r) => r.service_type === s) })));
   chart($("chart-revenue"), "revenue (total_amount) per month", months.map(monthTime),
