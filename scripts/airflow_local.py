@@ -743,6 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nAirflow is up ({took})\n"
         f"  UI:      {settings.base_url}   login: {settings.user} / {settings.password}\n"
+        f"  loads:   {settings.base_url}/taxi-loads/ (Browse > Taxi loads), metrics {settings.base_url}/taxi-loads/metrics\n"
         f"  window:  {env.get('NY_TAXI_START_MONTH') or '2019-01'} .. {env.get('NY_TAXI_END_MONTH') or '2021-07'}"
         f"   source: {env.get('AIRFLOW_VAR_NY_TAXI_SOURCE') or 'GitHub releases (default)'}\n"
         f"  taxi DB: {env['AIRFLOW_CONN_NY_TAXI_POSTGRES'].replace(':root@', ':***@')}\n"
