@@ -4,7 +4,7 @@ No Grafana runs here (Debian has no package); what can break is checked with rea
 every panel queries the provisioned datasource, names only series the plugin's metrics.py
 exports (or Prometheus's own ``up``), every exported series is on some panel (the page's panels),
 and every query parses in a real Prometheus (Debian's, through scripts/monitoring_local.py).
-That each one also returns its series from a real Airflow is tests/e2e/test_e2e_monitoring.py's.
+That each one also returns its series from a real Airflow is tests/e2e/test_e2e_browser.py's.
 """
 
 from __future__ import annotations

@@ -10,6 +10,18 @@ run is created); on ``postgres_taxi_yellow``, a Backfill over two months with "M
 open Browse > Taxi loads (the plugin's page: each month's cell, a click opens its run), which
 without the login answers 401 (403 with a bad token).
 
+Then Prometheus + Alertmanager (scripts/monitoring_local.py, what ``make monitoring-up`` runs)
+scrape this Airflow's ``/taxi-loads/metrics`` with the token it asks for (NY_TAXI_METRICS_TOKEN):
+yellow 2019-03, which catchup loads once the backfill test unpauses yellow, has a renamed column
+(``fare_amount`` -> ``fare``) and fails; Alertmanager's ``/api/v2/alerts`` must hold
+NyTaxiLoadFailed for taxi=yellow, month=2019-03, and every panel query of the Grafana dashboard
+must return its series. Those tests share this module's Airflow rather than starting their own:
+an Airflow's start and catchup cost about two minutes of a serial end-to-end suite.
+Debian's Alertmanager ships without its web UI (the UI is an Elm build Debian does not package), so
+the picture of the firing alert is Prometheus's alerts page: in the run folder always, and as
+docs/ui/alert_firing.png with NY_TAXI_SCREENSHOTS=1. Without Debian's prometheus and
+prometheus-alertmanager those tests skip, naming the packages.
+
 The window is 2019-01..2019-03. "Unpause on trigger" (ticked by default) lets green's catchup run
 too: its scheduled runs load the same months as the manual ones, and every file's rows must still
 be there exactly once. Yellow 2019-01 stalls 6 s mid-body, so its load logs a progress line.
@@ -22,6 +34,7 @@ module skips with one line naming the packages.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import urllib.error
@@ -36,6 +49,7 @@ from tests.support import fake_tlc
 from tests.support.browser import AirflowUI, chromium_driver, find_browser
 from tests.support.e2e_airflow import E2EAirflow, call_failed, running_airflow
 from tests.support.http_server import Fault, FixtureServer
+from tests.support.monitoring import SKIP_REASON as NO_MONITORING, Stack, dashboard_exprs, running_stack
 
 BROWSER = find_browser()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(isinstance(BROWSER, str), reason=str(BROWSER))]
@@ -47,21 +61,27 @@ STALL_SECONDS = 6  # longer than the loader's 5 s between progress lines
 STALL_AFTER = 256 * 1024
 GREEN_DAG, YELLOW_DAG = "postgres_taxi_green", "postgres_taxi_yellow"
 RUN_TIMEOUT = 240
+BAD = ("yellow", 3)  # a renamed column: its catchup run fails, and the alert must name it
+METRICS_TOKEN = "e2e-metrics-token"
+monitoring = pytest.mark.skipif(NO_MONITORING is not None, reason=NO_MONITORING or "")
 
 
 @pytest.fixture(scope="module")
 def release(e2e_dir: Path) -> dict[tuple[str, int], fake_tlc.MonthFile]:
-    return {
+    files = {
         (spec.taxi, month): fake_tlc.write_month(
             e2e_dir / "release", spec, 2019, month, LOGGED_MONTH_ROWS if (spec, month) == (YELLOW, 1) else rows, seed=month)
         for spec in (GREEN, YELLOW) for month, rows in ROWS.items()
     }
+    fake_tlc.rename_header_column(files[BAD].path, "fare_amount", "fare")
+    return files
 
 
 @pytest.fixture(scope="module")
 def airflow(pg_server, e2e_dir: Path, release) -> E2EAirflow:
     with FixtureServer(e2e_dir / "release") as server, running_airflow(
         name="browser", run_dir=e2e_dir / "airflow", pg_server=pg_server, source_url=server.base_url, window=WINDOW,
+        dag_env={"NY_TAXI_METRICS_TOKEN": METRICS_TOKEN},
     ) as airflow:
         logged = release[("yellow", 1)].url_path
         server.add_faults(logged, Fault.stall(STALL_SECONDS, after_bytes=STALL_AFTER), method="GET")
@@ -80,6 +100,29 @@ def ui(browser_ui: AirflowUI, request: pytest.FixtureRequest) -> AirflowUI:
     if call_failed(request):
         saved = browser_ui.save(f"browser-{request.node.name}")
         print(f"the page at the failure: {saved}.png and {saved}.html")
+
+
+@pytest.fixture(scope="module")
+def failed_run(airflow: E2EAirflow) -> dict:
+    """Yellow 2019-03's catchup run (the backfill test unpauses yellow), finished: it must fail."""
+    [run] = airflow.wait_runs_done(YELLOW_DAG, 1, RUN_TIMEOUT, select=lambda r: r["run_type"] == "scheduled"
+                                   and r["logical_date"].startswith("2019-03"))
+    assert run["state"] == "failed", airflow.task_instances(YELLOW_DAG, run["dag_run_id"])
+    return run
+
+
+@pytest.fixture(scope="module")
+def stack(airflow: E2EAirflow, e2e_dir: Path) -> Stack:
+    with running_stack(e2e_dir / "monitoring", f"{airflow.local.s.base_url}/taxi-loads/metrics",
+                       metrics_token=METRICS_TOKEN) as stack:
+        yield stack
+
+
+@pytest.fixture(autouse=True)
+def _print_monitoring_logs_on_failure(request: pytest.FixtureRequest):
+    yield
+    if call_failed(request) and "stack" in request.fixturenames:
+        print(request.getfixturevalue("stack").log_tails())
 
 
 def expected_rows(release, taxi: str, months) -> dict[str, int]:
@@ -209,7 +252,8 @@ def test_the_taxi_loads_page_and_its_api_answer_401_or_403_without_the_login(air
         assert refused.value.code == 422 and says in json.loads(refused.value.read())["detail"]
 
 
-def test_the_taxi_loads_page_shows_the_months_loaded_and_opens_a_run(ui: AirflowUI, airflow: E2EAirflow, release):
+def test_the_taxi_loads_page_shows_the_months_loaded_and_opens_a_run(ui: AirflowUI, airflow: E2EAirflow, release,
+                                                                      failed_run):
     ui.open_taxi_loads()  # the nav's Browse > Taxi loads: the plugin's page inside Airflow's UI
     cells = {(taxi, m): ui.css(f"[data-testid='cell-{taxi}-2019-{m:02d}']")[0]
              for taxi, months in (("green", (1, 2, 3)), ("yellow", (1, 2))) for m in months}
@@ -220,6 +264,10 @@ def test_the_taxi_loads_page_shows_the_months_loaded_and_opens_a_run(ui: Airflow
     assert {key: cell.text for key, cell in cells.items()} == {
         (taxi, m): f"{release[(taxi, m)].data_lines:,}" for taxi, m in cells}
     assert ui.css("[data-testid='summary-green'] dd")[0].text == "3"  # months loaded
+    failed = ui.css("[data-testid='cell-yellow-2019-03']")[0]  # the failure's one line, from the run's note
+    assert (failed.get_attribute("data-state"), failed.text) == ("failed", "failed")
+    assert ("yellow 2019-03: failed - yellow 2019-03: load_staging failed: yellow_tripdata_2019-03.csv.gz: columns do "
+            "not match the yellow spec: missing ['fare_amount']; unexpected ['fare']") in failed.get_attribute("title")
     assert len(ui.css("#chart-rows canvas")) == 1 and len(ui.css("#chart-seconds canvas")) == 1
 
     run_id = ui.css("[data-testid='cell-yellow-2019-02'] a")[0].get_attribute("href").rsplit("/", 1)[1]
@@ -228,3 +276,75 @@ def test_the_taxi_loads_page_shows_the_months_loaded_and_opens_a_run(ui: Airflow
     ui.wait("the run's page", lambda: f"/dags/{YELLOW_DAG}/runs/{run_id}" in ui.driver.current_url)
     ui.text_shown(urllib.parse.unquote(run_id))
     ui.text_shown("yellow 2019-02:")  # the run's note, the month's one line
+
+
+@monitoring
+def test_metrics_need_the_token_and_prometheus_sends_it(airflow: E2EAirflow, stack: Stack):
+    url = f"{airflow.local.s.base_url}/taxi-loads/metrics"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=30)
+    assert refused.value.code == 401
+    [target] = stack.wait_for("the first scrape", lambda: [t for t in stack.targets() if t["health"] != "unknown"],
+                              timeout=60)
+    assert (target["labels"]["job"], target["scrapeUrl"], target["health"]) == ("ny_taxi", url, "up"), target
+
+
+@monitoring
+def test_a_month_whose_load_failed_fires_NyTaxiLoadFailed_in_alertmanager(ui: AirflowUI, failed_run, stack: Stack):
+    started = time.monotonic()
+    [alert] = stack.wait_for(
+        "NyTaxiLoadFailed{taxi=yellow, month=2019-03} in Alertmanager",
+        lambda: stack.alerts(alertname="NyTaxiLoadFailed", taxi="yellow", month="2019-03",
+                             run_id=failed_run["dag_run_id"]), timeout=90)
+    print(f"NyTaxiLoadFailed in Alertmanager {time.monotonic() - started:.1f} s after the stack started")
+    labels = alert["labels"]
+    assert {k: labels[k] for k in ("alertname", "severity", "target", "taxi", "month", "dag_id", "job")} == {
+        "alertname": "NyTaxiLoadFailed", "severity": "page", "target": "postgres", "taxi": "yellow",
+        "month": "2019-03", "dag_id": YELLOW_DAG, "job": "ny_taxi"}
+    assert alert["status"]["state"] == "active"
+    assert alert["annotations"]["summary"] == "yellow 2019-03: the load failed (postgres)"
+    assert "unexpected ['fare']" in alert["annotations"]["description"], alert["annotations"]  # the failure's line
+    # No other month fails; nor does any other rule fire (the scheduler beats, /metrics answers).
+    assert {(a["labels"]["alertname"], a["labels"].get("month")) for a in stack.alerts()} == {
+        ("NyTaxiLoadFailed", "2019-03")}
+    _picture_the_alert(ui, stack)
+
+
+@monitoring
+def test_every_dashboard_panel_query_returns_its_series(failed_run, stack: Stack):
+    empty = []
+    for title, expr in dashboard_exprs():
+        answer = stack.query(expr)
+        assert answer["status"] == "success", (title, expr, answer)
+        if not answer["data"]["result"]:
+            empty.append((title, expr))
+    assert not empty, f"panels with no series: {empty}"
+    rows = stack.query("ny_taxi_month_failed or ny_taxi_month_quality_failed")["data"]["result"]
+    assert [(r["metric"]["__name__"], r["metric"]["taxi"], r["metric"]["month"]) for r in rows] == [
+        ("ny_taxi_month_failed", "yellow", "2019-03")]
+    [green] = stack.query('ny_taxi_months_loaded{target="postgres",taxi="green"}')["data"]["result"]
+    assert green["value"][1] == "3"
+
+
+@monitoring
+def test_alertmanager_runs_alone_on_127_0_0_1(stack: Stack):
+    status = stack._get(f"{stack.alertmanager_url}/api/v2/status")[1]
+    assert status["cluster"]["status"] == "disabled"  # no gossip listener on 0.0.0.0:9094
+    for url in (stack.prometheus_url, stack.alertmanager_url):
+        assert url.startswith("http://127.0.0.1:")
+
+
+def _picture_the_alert(ui: AirflowUI, stack: Stack) -> None:
+    """Prometheus's alerts page with NyTaxiLoadFailed open: in the run folder always, as the
+    manual's docs/ui/alert_firing.png with NY_TAXI_SCREENSHOTS=1."""
+    ui.driver.switch_to.default_content()
+    ui.driver.get(f"{stack.prometheus_url}/classic/alerts")
+    rule = "//*[contains(text(), 'NyTaxiLoadFailed')]"
+    ui.wait("NyTaxiLoadFailed on Prometheus's alerts page", lambda: ui.xpath(rule) or ui.driver.refresh())
+    ui.xpath(rule)[0].click()  # unfolds the rule and its firing series
+    time.sleep(1)
+    print(f"the firing alert: {ui.save('alert_firing')}.png")
+    if os.environ.get("NY_TAXI_SCREENSHOTS") == "1":
+        from scripts.screenshots import save_png
+
+        save_png(ui, "alert_firing")

@@ -480,6 +480,12 @@ def write_release(
 # --- reading back ------------------------------------------------------------------------------
 
 
+def rename_header_column(path: Path, old: str, new: str) -> None:
+    """Rename a column in a written month's header: a file the spec's column check refuses at once."""
+    header, rest = gzip.decompress(path.read_bytes()).decode("ascii").split("\r\n", 1)
+    path.write_bytes(gzip.compress((header.replace(old, new) + "\r\n" + rest).encode("ascii"), mtime=0))
+
+
 def read_rows(path: Path) -> tuple[str, list[list[str]]]:
     """(header, data rows split on commas) of a generated file; fields never contain commas or quotes."""
     with gzip.open(path, "rb") as f:
