@@ -172,6 +172,7 @@ def running_airflow(
     paused (each test unpauses what it drives) and failures are not retried away; ``dag_env`` adds
     or overrides settings; ``executor="celery"`` adds a Redis broker and two Celery workers."""
     settings = LocalAirflowSettings(
+        meta_template=_meta_template(pg_server, run_dir.parent),
         run_dir=run_dir,
         port=free_port(),
         meta_db=f"e2e_meta_{name}",
@@ -209,6 +210,29 @@ def running_airflow(
         ACTIVE.remove(airflow)
         print(f"[airflow {name}] stopped: {', '.join(local.stop())}")
         _drop_databases(local)
+
+
+META_TEMPLATE = "e2e_meta_template"
+_MIGRATED: set[tuple[str, int]] = set()  # the servers this process has migrated META_TEMPLATE on
+
+
+def _meta_template(pg_server: Any, work: Path) -> str:
+    """A metadata DB migrated once per test process and server, which each Airflow's own copies
+    (CREATE DATABASE ... TEMPLATE): ``airflow db migrate`` costs 5-10 s of every start, and the
+    end-to-end modules start one Airflow each, one after the other. A fresh migration holds no
+    secret (no connection or variable), so each copy takes its own keys."""
+    key = (pg_server.env["PG_DIR"], pg_server.port)
+    if key not in _MIGRATED:
+        local = LocalAirflow(LocalAirflowSettings(
+            run_dir=work / "meta-template", meta_db=META_TEMPLATE, pg_dir=Path(pg_server.env["PG_DIR"]),
+            pg_port=pg_server.port, base_env=clean_environment()))
+        local.pg("start")
+        local.pg("dropdb", META_TEMPLATE)
+        local.pg("createdb", META_TEMPLATE)
+        local.home.mkdir(parents=True, exist_ok=True)
+        print(f"[airflow] {META_TEMPLATE} migrated in {local.migrate(local.airflow_env()):.1f} s (each Airflow copies it)")
+        _MIGRATED.add(key)
+    return META_TEMPLATE
 
 
 def _drop_databases(local: LocalAirflow) -> None:
