@@ -238,6 +238,20 @@ def pandas_case(server: BenchPostgres, month: SourceMonth, reps: int, chunks: in
             "floor": paths[2].name, "month": month.label}
 
 
+class _ParquetAsCsv(Ours):
+    """Our path with parquet batches written out as CSV (extract/parquet.py's ParquetCsvStream, the
+    path before the binary COPY), for the side-by-side comparison."""
+
+    def load(self, month: SourceMonth):
+        from taxi_pipeline.extract import parquet
+
+        parquet.PARQUET_STREAM = parquet.ParquetCsvStream
+        try:
+            return super().load(month)
+        finally:
+            parquet.PARQUET_STREAM = parquet.ParquetBinaryStream
+
+
 def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     """Case 7. The same month as csv.gz and as the TLC's parquet (tests/support/fake_parquet.py: the
     same trips, typed as the TLC writes them), loaded by our path into two databases, taking turns."""
@@ -248,7 +262,8 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     if not path.exists():
         fake_parquet.from_csv(month.path, month.spec.taxi, month.month, root)
     as_parquet = SourceMonth(month.spec, month.month, path, root)
-    paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet)]
+    paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet),
+             ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), as_parquet)]
     result = PhaseResult()
     for _, path_, _ in paths:
         path_.reset()
@@ -259,7 +274,7 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
             seconds, loaded = timed(lambda: load_path.load(source))
             result.add(name, seconds)
         say(f"parquet rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
-    same = _same_rows(server, [("p_csv", "public"), ("p_parquet", "public")], [month])
+    same = _same_rows(server, [("p_csv", "public"), ("p_parquet", "public"), ("p_parquet_csv", "public")], [month])
     return {"samples": result.samples, "rows": server.scalar("p_csv", f"SELECT count(*) FROM public.{month.spec.table}"),
             "csv_bytes": month.path.stat().st_size, "parquet_bytes": path.stat().st_size, "same_rows": same}
 

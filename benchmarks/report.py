@@ -167,12 +167,14 @@ def _parquet_section(parquet: dict) -> tuple[list[str], float, float | None]:
         "",
         f"The same {parquet['rows']:,} trips as csv.gz ({parquet['csv_bytes'] / 1e6:.1f} MB) and as the TLC's parquet "
         f"({parquet['parquet_bytes'] / 1e6:.1f} MB; tests/support/fake_parquet.py), each loaded by our path into its own "
-        "database, taking turns; a parquet load spools the file, then streams record batches as CSV into the same COPY.",
+        "database, taking turns; a parquet load spools the file, then streams its record batches in Postgres's "
+        "binary COPY format (pgpq). \"parquet as CSV (before)\" is the path it replaced: the same batches written "
+        "out as CSV into a CSV COPY.",
         "",
         "| file | seconds, median (min-max) | x csv.gz |",
         "| --- | ---: | ---: |",
-        f"| csv.gz | {samples['csv.gz'].spread()} | 1.00 |",
-        f"| parquet | {samples['parquet'].spread()} | {ratio:.2f} |",
+        *(f"| {name} | {sample.spread()} | {1.0 if name == 'csv.gz' else paired_ratio(samples, name, 'csv.gz'):.2f} |"
+          for name, sample in samples.items()),
         "",
         f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- both databases hold the same "
         "(unique_row_id, filename) rows (count and md5 over the sorted pairs).",
@@ -448,7 +450,7 @@ def write(results: dict, out_dir: Path) -> None:
     if "parquet" in results:
         section, ratio, peak = _parquet_section(results["parquet"])
         lines += section
-        checks.append(("parquet month within 1.25x of the same rows as csv.gz", f"{ratio:.2f}x", ratio <= 1.25))
+        checks.append(("parquet month <= 0.8x the same rows as csv.gz", f"{ratio:.2f}x", ratio <= 0.8))
         if peak is not None:
             checks.append(("peak RSS <= 300 MB on the 20M-row fhvhv parquet month", f"{peak:.0f} MB",
                            peak <= TARGETS["memory_mb"]))

@@ -150,7 +150,7 @@ def _bad_values(root: Path, path: Path) -> str:
     table = pq.read_table(path)
     table = table.set_column(3, "PUlocationID", pa.array([12.5] * table.num_rows))
     pq.write_table(table, path)
-    return "fhv_tripdata_2019-05.parquet, column PUlocationID: double values do not fit int64"
+    return "fhv_tripdata_2019-05.parquet, column PUlocationID: double values do not fit int32"  # Postgres integer: int4
 
 
 @pytest.mark.parametrize("spoil", [_truncated, _wrong_schema, _bad_values, "html"],

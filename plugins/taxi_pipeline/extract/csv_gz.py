@@ -35,6 +35,7 @@ class CsvStream:
     """
 
     first_line = 2  # of the data, in the file (the header is line 1)
+    copy_format = "csv"
 
     def __init__(self, raw: RawStream, *, label: str, url: str, size: int | None) -> None:
         self._raw, self.label, self.url = raw, label, url

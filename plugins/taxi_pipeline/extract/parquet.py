@@ -4,10 +4,12 @@ Parquet keeps its schema in a footer, so the download is spooled to disk first: 
 load, under :data:`SPOOL_DIR`, deleted on success and on failure; a killed load's file is swept
 by the next load (its process is gone) or once older than the staging TTL. Each record batch is
 matched to the spec's columns (specs.py: names, aliases, NULL for absent ones), cast to the
-table's types and written out as CSV for the same COPY streams the csv.gz files feed, so both
-formats share one load path and give a trip the same ``unique_row_id`` text: Postgres computes it
-from the typed values (VendorID 1 from an int64 and "1" from a CSV are both the text '1';
-passenger_count 1.0 becomes the integer 1). Memory stays at a batch, not the month.
+table's exact types and encoded in Postgres's binary COPY format by pgpq, for the same COPY
+streams the csv.gz files feed (in CSV): both formats share one load path and give a trip the same
+``unique_row_id``, which Postgres computes from the typed values (VendorID 1 from an int64 and "1"
+from a CSV are both the integer 1; passenger_count 1.0 becomes the integer 1). Nothing is written
+out as text for Postgres to parse back: make bench's case 7 measured the CSV round trip it
+replaced (``ParquetCsvStream``, kept for that comparison). Memory stays at a batch, not the month.
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ from taxi_pipeline.specs import TaxiSpec
 log = logging.getLogger(__name__)
 
 SPOOL_DIR = Path(tempfile.gettempdir()) / "ny_taxi_spool"
-BATCH_ROWS = 8_192  # ~2 MB of CSV a batch: the COPY queues hold a few (20M fhvhv rows: peak RSS 299 -> 282 MB, as fast)
+BATCH_ROWS = 8_192  # ~2 MB of CSV a batch: the COPY queues hold a few (20M fhvhv rows: peak RSS 299 -> 282 MB, as fast;
+# binary COPY at 32,768: 346 MB and no faster, make bench case 7)
 
 _ARROW = {"text": "string", "integer": "int64", "double precision": "float64", "timestamp": "timestamp[us]"}
+# Postgres's binary COPY reads each field with its column type's own receive function: the exact
+# widths of the table's types (integer is int4).
+_ARROW_BINARY = {**_ARROW, "integer": "int32"}
 
 
 def _spool_path(spec: TaxiSpec, month: Month) -> Path:
@@ -79,13 +85,15 @@ class ParquetCsvStream:
     """``read()`` hands out the month's rows as CSV, one record batch per call (b'' at the end)."""
 
     first_line = 1  # COPY's line n is the file's row n
+    copy_format = "csv"
+    _arrow_types = _ARROW
 
     def __init__(self, parquet_file, columns: list[str | None], spec: TaxiSpec, filename: str, progress: Progress) -> None:
         import pyarrow as pa
 
         self.columns = [c for c in columns if c]
         self._source_names = [name for name, c in zip(parquet_file.schema_arrow.names, columns) if c]
-        self._types = [pa.type_for_alias(_ARROW[spec.column(c).postgres_type]) for c in self.columns]
+        self._types = [pa.type_for_alias(self._arrow_types[spec.column(c).postgres_type]) for c in self.columns]
         self._batches = _batches(parquet_file, self._source_names)
         self.file_name, self.progress = filename, progress
         self.expected_rows = parquet_file.metadata.num_rows
@@ -101,12 +109,18 @@ class ParquetCsvStream:
         if batch is None:
             return b""
         arrays = [self._cast(batch.column(i), name, kind) for i, (name, kind) in enumerate(zip(self.columns, self._types))]
+        data = self._encode(arrays)
+        self.progress.update(b"", data, rows=batch.num_rows)
+        return data
+
+    def _encode(self, arrays) -> bytes:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
         out = io.BytesIO()
         pacsv.write_csv(pa.Table.from_arrays(arrays, names=self.columns), out,
                         pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        data = out.getvalue()
-        self.progress.update(b"", data, rows=batch.num_rows)
-        return data
+        return out.getvalue()
 
     def _cast(self, array, name: str, kind):
         import pyarrow as pa
@@ -118,6 +132,35 @@ class ParquetCsvStream:
             return array.cast(kind, safe=not pa.types.is_timestamp(kind))
         except pa.ArrowException as exc:
             raise BadSourceFile(f"{self.file_name}, column {name}: {array.type} values do not fit {kind}: {exc}") from exc
+
+
+class ParquetBinaryStream(ParquetCsvStream):
+    """The same batches in Postgres's binary COPY format, encoded by pgpq (Rust): no text for this
+    process to write nor for Postgres to parse. ``read()`` gives whole rows, a batch a call; each
+    COPY stream sends ``header`` first and ``trailer`` last."""
+
+    copy_format = "binary"
+    _arrow_types = _ARROW_BINARY
+
+    def __init__(self, *args, **kwargs) -> None:
+        import pyarrow as pa
+        from pgpq import ArrowToPostgresBinaryEncoder
+
+        super().__init__(*args, **kwargs)
+        self._schema = pa.schema([pa.field(c, kind) for c, kind in zip(self.columns, self._types)])
+        self._encoder_class = ArrowToPostgresBinaryEncoder
+        # Each COPY stream sends the header once; the trailer is a 16-bit -1 (Postgres's COPY docs).
+        self.header, self.trailer = bytes(ArrowToPostgresBinaryEncoder(self._schema).write_header()), b"\xff\xff"
+
+    def _encode(self, arrays) -> bytes:
+        import pyarrow as pa
+
+        # An encoder buffers rows until finish(): one per batch gives the batch's rows now (its
+        # header and trailer cut off), so memory stays at a batch and the streams get whole rows.
+        encoder = self._encoder_class(self._schema)
+        encoder.write_header()
+        rows = bytes(encoder.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema)))
+        return rows + bytes(encoder.finish())[:-len(self.trailer)]
 
 
 @dataclass
@@ -167,11 +210,15 @@ def spool_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float
         path.unlink(missing_ok=True)
 
 
+PARQUET_STREAM = ParquetBinaryStream  # make bench's parquet case times ParquetCsvStream against it
+
+
 @contextmanager
 def open_month_parquet(url: str, spec: TaxiSpec, month: Month, *, read_timeout: float) -> Iterator[ParquetCsvStream]:
-    """Spool the month's parquet file, check its columns, yield its rows as CSV; the spool is always deleted."""
+    """Spool the month's parquet file, check its columns, yield its rows as a COPY stream (binary);
+    the spool is always deleted."""
     with spool_parquet(url, spec, month, read_timeout=read_timeout) as spooled:
-        stream = ParquetCsvStream(spooled.file, spooled.columns, spec, spooled.file_name, spooled.progress)
+        stream = PARQUET_STREAM(spooled.file, spooled.columns, spec, spooled.file_name, spooled.progress)
         yield stream
         if spooled.progress.rows != stream.expected_rows:
             raise BadSourceFile(f"{spooled.file_name}: read {spooled.progress.rows:,} rows, the footer says {stream.expected_rows:,}")

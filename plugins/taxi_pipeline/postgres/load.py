@@ -119,6 +119,9 @@ class _CopyStream:
     rows: int = 0
     error: BaseException | None = None
     thread: threading.Thread | None = None
+    # A binary COPY's header and trailer, once per COPY (its pieces are whole rows); none for CSV.
+    header: bytes = b""
+    trailer: bytes = b""
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="copy-stream", daemon=True)
@@ -135,6 +138,8 @@ class _CopyStream:
                 # Staging is rebuilt from the source if lost: no need to wait for the WAL flush.
                 cursor.execute("SET LOCAL synchronous_commit TO off")
                 with cursor.copy(self.sql) as copy:
+                    if self.header:
+                        copy.write(self.header)
                     while (piece := self.pieces.get()) is not None:
                         if piece is _ABORT:
                             raise RuntimeError("load aborted")
@@ -143,6 +148,8 @@ class _CopyStream:
                         self.lines_taken += lines
                         copy.write(data)
                     fed = True
+                    if self.trailer:
+                        copy.write(self.trailer)
                 self.rows = cursor.rowcount
         except BaseException as exc:  # reported by the feeding thread
             self.error = exc  # a bad value surfaces here, when the COPY ends
@@ -163,6 +170,12 @@ def _deal_out(stream: CsvStream, copies: list[_CopyStream]) -> None:
         file_line += lines
         turn += 1
 
+    if stream.copy_format == "binary":  # each read is whole rows: dealt out as they come
+        while data := stream.read(CHUNK_BYTES):
+            if any(c.error for c in copies):
+                return
+            put(data)
+        return
     while chunk := stream.read(CHUNK_BYTES):
         if any(c.error for c in copies):
             return
@@ -273,7 +286,8 @@ def load_month(conn, spec: TaxiSpec, run: MonthRun, source: Future, *, streams: 
                 conn.commit()
                 committed = True
                 extra = opening.result()
-            copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns, **names)
+            copy_sql = render("postgres/copy_staging.sql", freeze=streams == 1, columns=stream.columns,
+                              copy_format=stream.copy_format, **names)
             rows = _copy(stream, [conn, *extra], copy_sql)
             for other in extra:
                 other.commit()
@@ -304,7 +318,9 @@ def _copy(stream, conns: list, sql: str) -> int:
     """COPY ``stream`` through one stream per connection; the rows copied, or the first stream's error."""
     import psycopg
 
-    copies = [_CopyStream(c, sql, first_line=stream.first_line) for c in conns]
+    binary = stream.copy_format == "binary"
+    copies = [_CopyStream(c, sql, first_line=stream.first_line, header=stream.header if binary else b"",
+                          trailer=stream.trailer if binary else b"") for c in conns]
     for copy in copies:
         copy.start()
     try:
