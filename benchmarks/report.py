@@ -176,7 +176,7 @@ def _parquet_section(parquet: dict) -> tuple[list[str], float, float | None]:
         *(f"| {name} | {sample.spread()} | {1.0 if name == 'csv.gz' else paired_ratio(samples, name, 'csv.gz'):.2f} |"
           for name, sample in samples.items()),
         "",
-        f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- both databases hold the same "
+        f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- the databases hold the same "
         "(unique_row_id, filename) rows (count and md5 over the sorted pairs).",
     ]
     peak = None
