@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
 from benchmarks.data import SourceMonth, generated, month_range
-from benchmarks.load_paths import Floor, Indexed, Kestra, Ours
+from benchmarks.load_paths import Floor, Indexed, Kestra, Ours, ParquetFloor
 from taxi_pipeline.months import Month
 
 
@@ -263,7 +263,8 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
         fake_parquet.from_csv(month.path, month.spec.taxi, month.month, root)
     as_parquet = SourceMonth(month.spec, month.month, path, root)
     paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet),
-             ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), as_parquet)]
+             ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), as_parquet),
+             ("binary COPY floor", ParquetFloor(server, "p_floor"), as_parquet)]
     result = PhaseResult()
     for _, path_, _ in paths:
         path_.reset()

@@ -2,6 +2,9 @@
 
 * :class:`Floor` -- a plain COPY of the gunzipped stream into a logged table with no index: what
   loading the file costs at the very least.
+* :class:`ParquetFloor` -- the same for a parquet month: its record batches, cast and encoded as
+  our path does (extract/parquet.py's ParquetBinaryStream), in one binary COPY into a table with
+  no index and no ids.
 * :class:`Ours` and :class:`Kestra` (tests/support/load_paths.py) -- the DAG's own steps, and the
   course's flow statement by statement.
 * :class:`Indexed` -- the simple design the partitioned one replaced: one unpartitioned table with
@@ -18,7 +21,7 @@ from __future__ import annotations
 from benchmarks.common import BenchPostgres
 from tests.support.load_paths import Kestra, Loaded, LoadPath, SourceMonth, Ours, copy_month
 
-__all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours", "Pandas"]
+__all__ = ["Floor", "Indexed", "Kestra", "Loaded", "LoadPath", "Ours", "Pandas", "ParquetFloor"]
 
 
 class Floor(LoadPath):
@@ -34,6 +37,33 @@ class Floor(LoadPath):
         with self.server.connect(self.database, autocommit=False) as conn:
             rows = copy_month(conn, f"COPY floor_{month.spec.taxi} ({', '.join(month.spec.dtc_columns)}) "
                                     "FROM STDIN WITH (FORMAT csv)", month)
+            conn.commit()
+        return Loaded(rows, rows)
+
+
+class ParquetFloor(Floor):
+    name = "binary COPY floor"
+
+    def remove(self, month: SourceMonth) -> None:
+        self.prepare(month)  # an empty table again (untimed)
+
+    def load(self, month: SourceMonth) -> Loaded:
+        import pyarrow.parquet as pq
+
+        from taxi_pipeline.extract.columns import file_columns
+        from taxi_pipeline.extract.fetch import Progress
+        from taxi_pipeline.extract.parquet import ParquetBinaryStream
+
+        parquet = pq.ParquetFile(month.path, buffer_size=1 << 16, pre_buffer=False)  # as spool_parquet opens it
+        columns = file_columns(parquet.schema_arrow.names, month.spec, month.path.name, unknown="warn")
+        stream = ParquetBinaryStream(parquet, columns, month.spec, month.path.name, Progress(month.label, None, header_lines=0))
+        with self.server.connect(self.database, autocommit=False) as conn, conn.cursor() as cursor:
+            with cursor.copy(f"COPY floor_{month.spec.taxi} ({', '.join(stream.columns)}) FROM STDIN WITH (FORMAT binary)") as copy:
+                copy.write(stream.header)
+                while data := stream.read():
+                    copy.write(data)
+                copy.write(stream.trailer)
+            rows = cursor.rowcount
             conn.commit()
         return Loaded(rows, rows)
 

@@ -176,7 +176,10 @@ def _parquet_section(parquet: dict) -> tuple[list[str], float, float | None]:
         *(f"| {name} | {sample.spread()} | {1.0 if name == 'csv.gz' else paired_ratio(samples, name, 'csv.gz'):.2f} |"
           for name, sample in samples.items()),
         "",
-        f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- the databases hold the same "
+        *([f"* Our parquet load takes **{paired_ratio(samples, 'parquet', 'binary COPY floor'):.2f}x** its floor: "
+           "the same batches, cast and encoded alike, in one binary COPY into a table with no index and no ids "
+           "(benchmarks/load_paths.py ParquetFloor)."] if "binary COPY floor" in samples else []),
+        f"* Same result: {'yes' if parquet['same_rows'] else 'NO'} -- the databases of our path hold the same "
         "(unique_row_id, filename) rows (count and md5 over the sorted pairs).",
     ]
     peak = None
@@ -451,6 +454,9 @@ def write(results: dict, out_dir: Path) -> None:
         section, ratio, peak = _parquet_section(results["parquet"])
         lines += section
         checks.append(("parquet month <= 0.8x the same rows as csv.gz", f"{ratio:.2f}x", ratio <= 0.8))
+        if "binary COPY floor" in results["parquet"]["samples"]:
+            floor = paired_ratio(results["parquet"]["samples"], "parquet", "binary COPY floor")
+            checks.append(("parquet month <= 1.2x its binary COPY floor", f"{floor:.2f}x", floor <= 1.2))
         if peak is not None:
             checks.append(("peak RSS <= 300 MB on the 20M-row fhvhv parquet month", f"{peak:.0f} MB",
                            peak <= TARGETS["memory_mb"]))
