@@ -19,7 +19,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from benchmarks.common import WORK, BenchPostgres, Samples, say
-from taxi_pipeline.months import Month
+from taxi_pipeline.months import Month, Window
 
 WINDOW = ("2015-01", "2024-12")
 PAGE_TARGET_SECONDS = 1.0
@@ -61,14 +61,8 @@ def page_case(server: BenchPostgres, reps: int) -> dict:
 def _type_months(airflow) -> dict[str, list[Month]]:
     """Each type's months, as its DAG's window has them (the api-server's own settings)."""
     status = json.loads(_fetch(f"{airflow.local.s.base_url}/taxi-loads/api/status", airflow.local.token()))
-    out: dict[str, list[Month]] = {}
-    for taxi, (first, last) in status["window"].items():
-        month, end = Month.parse(first), Month.parse(last)
-        out[taxi] = []
-        while month <= end:
-            out[taxi].append(month)
-            month = month.next()
-    return out
+    return {taxi: Window(Month.parse(first), Month.parse(last)).months()
+            for taxi, (first, last) in status["window"].items()}
 
 
 def _seed_audit(server: BenchPostgres, database: str, months: dict[str, list[Month]]) -> int:

@@ -148,16 +148,16 @@ class ParquetBinaryStream(ParquetCsvStream):
 
         super().__init__(*args, **kwargs)
         self._schema = pa.schema([pa.field(c, kind) for c, kind in zip(self.columns, self._types)])
-        self._encoder_class = ArrowToPostgresBinaryEncoder
         # Each COPY stream sends the header once; the trailer is a 16-bit -1 (Postgres's COPY docs).
         self.header, self.trailer = bytes(ArrowToPostgresBinaryEncoder(self._schema).write_header()), b"\xff\xff"
 
     def _encode(self, arrays) -> bytes:
         import pyarrow as pa
+        from pgpq import ArrowToPostgresBinaryEncoder
 
         # An encoder buffers rows until finish(): one per batch gives the batch's rows now (its
         # header and trailer cut off), so memory stays at a batch and the streams get whole rows.
-        encoder = self._encoder_class(self._schema)
+        encoder = ArrowToPostgresBinaryEncoder(self._schema)
         encoder.write_header()
         rows = bytes(encoder.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema)))
         return rows + bytes(encoder.finish())[:-len(self.trailer)]

@@ -36,9 +36,6 @@ class AuditTarget:
     def dag_id(self, taxi: str) -> str:
         return f"{self.dag_target}_taxi_{taxi}"
 
-    def taxi_of(self, dag_id: str) -> str:
-        return dag_id.removeprefix(f"{self.dag_target}_taxi_")
-
     def render(self, template: str, **context: Any) -> str:
         return render(template, param=self.param_style.format, json_text=self.json_text, **context)
 
