@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
 from benchmarks.data import SourceMonth, generated, month_range
-from benchmarks.load_paths import Floor, Indexed, Kestra, Ours, ParquetFloor
+from benchmarks.load_paths import AdbcIngest, Floor, Indexed, Kestra, Ours, ParquetFloor, ParquetFloorIds, PsycopgRows
 from taxi_pipeline.months import Month
 
 
@@ -254,7 +254,11 @@ class _ParquetAsCsv(Ours):
 
 def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     """Case 7. The same month as csv.gz and as the TLC's parquet (tests/support/fake_parquet.py: the
-    same trips, typed as the TLC writes them), loaded by our path into two databases, taking turns."""
+    same trips, typed as the TLC writes them), loaded by our path into two databases, taking turns
+    with the path it replaced, the binary COPY floor without and with our ids, and issue 27's other
+    encoders for our load's COPY (ADBC's ingest, psycopg's write_row), each into its own database.
+    Every parquet path checks it wrote the file's rows; ours and the candidates must hold the same
+    (unique_row_id, filename) rows."""
     from tests.support import fake_parquet
 
     root = WORK / "data-parquet"
@@ -264,7 +268,9 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     as_parquet = SourceMonth(month.spec, month.month, path, root)
     paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet),
              ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), as_parquet),
-             ("binary COPY floor", ParquetFloor(server, "p_floor"), as_parquet)]
+             ("binary COPY floor", ParquetFloor(server, "p_floor"), as_parquet),
+             *((p.name, p, as_parquet) for p in (ParquetFloorIds(server, "p_floor_ids"), AdbcIngest(server, "p_adbc"),
+                                                 PsycopgRows(server, "p_psycopg")))]
     result = PhaseResult()
     for _, path_, _ in paths:
         path_.reset()
@@ -275,9 +281,11 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
             seconds, loaded = timed(lambda: load_path.load(source))
             result.add(name, seconds)
         say(f"parquet rep {rep + 1}/{reps}: " + ", ".join(f"{n} {s.values[-1]:.2f} s" for n, s in result.samples.items()))
-    same = _same_rows(server, [("p_csv", "public"), ("p_parquet", "public"), ("p_parquet_csv", "public")], [month])
+    same = _same_rows(server, [("p_csv", "public"), ("p_parquet", "public"), ("p_parquet_csv", "public"),
+                               ("p_adbc", AdbcIngest.schema), ("p_psycopg", PsycopgRows.schema)], [month])
     return {"samples": result.samples, "rows": server.scalar("p_csv", f"SELECT count(*) FROM public.{month.spec.table}"),
-            "csv_bytes": month.path.stat().st_size, "parquet_bytes": path.stat().st_size, "same_rows": same}
+            "csv_bytes": month.path.stat().st_size, "parquet_bytes": path.stat().st_size, "same_rows": same,
+            "candidates": [AdbcIngest.name, PsycopgRows.name], "streams": paths[1][1].settings.copy_streams}
 
 
 def memory_case(server: BenchPostgres, months: list[SourceMonth]) -> list[dict]:

@@ -94,32 +94,41 @@ class ParquetCsvStream:
         self.columns = [c for c in columns if c]
         self._source_names = [name for name, c in zip(parquet_file.schema_arrow.names, columns) if c]
         self._types = [pa.type_for_alias(self._arrow_types[spec.column(c).postgres_type]) for c in self.columns]
-        self._batches = _batches(parquet_file, self._source_names)
+        self.schema = pa.schema([pa.field(c, kind) for c, kind in zip(self.columns, self._types)])
+        self.batches = self._cast_batches(_batches(parquet_file, self._source_names))
         self.file_name, self.progress = filename, progress
         self.expected_rows = parquet_file.metadata.num_rows
 
     def read(self, size: int = -1) -> bytes:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        try:
-            batch = next(self._batches, None)
-        except (OSError, pa.ArrowException) as exc:
-            raise BadSourceFile(f"{self.file_name}: cannot read row {self.progress.rows + 1:,} on: {exc}") from exc
+        batch = next(self.batches, None)
         if batch is None:
             return b""
-        arrays = [self._cast(batch.column(i), name, kind) for i, (name, kind) in enumerate(zip(self.columns, self._types))]
-        data = self._encode(arrays)
+        data = self._encode(batch)
         self.progress.update(b"", data, rows=batch.num_rows)
         return data
 
-    def _encode(self, arrays) -> bytes:
+    def _cast_batches(self, batches: Iterator) -> Iterator:
+        """The file's record batches matched and cast to the table's types (``schema``), one at a
+        time: what ``read()`` encodes. Kept apart so that a loader taking Arrow itself (make bench's
+        ADBC and psycopg candidates) gets exactly the values our COPY gets."""
         import pyarrow as pa
+
+        while True:
+            try:
+                batch = next(batches, None)
+            except (OSError, pa.ArrowException) as exc:
+                raise BadSourceFile(f"{self.file_name}: cannot read row {self.progress.rows + 1:,} on: {exc}") from exc
+            if batch is None:
+                return
+            yield pa.RecordBatch.from_arrays(
+                [self._cast(batch.column(i), name, kind) for i, (name, kind) in enumerate(zip(self.columns, self._types))],
+                schema=self.schema)
+
+    def _encode(self, batch) -> bytes:
         import pyarrow.csv as pacsv
 
         out = io.BytesIO()
-        pacsv.write_csv(pa.Table.from_arrays(arrays, names=self.columns), out,
-                        pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         return out.getvalue()
 
     def _cast(self, array, name: str, kind):
@@ -143,23 +152,20 @@ class ParquetBinaryStream(ParquetCsvStream):
     _arrow_types = _ARROW_BINARY
 
     def __init__(self, *args, **kwargs) -> None:
-        import pyarrow as pa
         from pgpq import ArrowToPostgresBinaryEncoder
 
         super().__init__(*args, **kwargs)
-        self._schema = pa.schema([pa.field(c, kind) for c, kind in zip(self.columns, self._types)])
         # Each COPY stream sends the header once; the trailer is a 16-bit -1 (Postgres's COPY docs).
-        self.header, self.trailer = bytes(ArrowToPostgresBinaryEncoder(self._schema).write_header()), b"\xff\xff"
+        self.header, self.trailer = bytes(ArrowToPostgresBinaryEncoder(self.schema).write_header()), b"\xff\xff"
 
-    def _encode(self, arrays) -> bytes:
-        import pyarrow as pa
+    def _encode(self, batch) -> bytes:
         from pgpq import ArrowToPostgresBinaryEncoder
 
         # An encoder buffers rows until finish(): one per batch gives the batch's rows now (its
         # header and trailer cut off), so memory stays at a batch and the streams get whole rows.
-        encoder = ArrowToPostgresBinaryEncoder(self._schema)
+        encoder = ArrowToPostgresBinaryEncoder(self.schema)
         encoder.write_header()
-        rows = bytes(encoder.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema)))
+        rows = bytes(encoder.write_batch(batch))
         return rows + bytes(encoder.finish())[:-len(self.trailer)]
 
 
