@@ -11,6 +11,12 @@ then the runs and task instances read back from the REST API.
 * Airflow overhead: wall time minus load time, as a share of wall time; split into the time some
   other task ran (resolve_month, drop_staging, first imports) and the time no task
   ran at all (the scheduler's loop between tasks and runs).
+* where a month's time goes, task by task (medians over the runs): each task's own duration, the
+  scheduler's turn from its upstream's end to its ``queued_when``, and the executor's from then to
+  its ``start_date`` (a worker picks it up and forks the task process).
+
+``fmt`` picks the files' format: the generated csv.gz months, or the same trips as TLC parquet
+(tests/support/fake_parquet.py) in a mirror of the TLC's layout: issue 27's year of parquet.
 """
 
 from __future__ import annotations
@@ -63,20 +69,61 @@ def available() -> str | None:
     return None
 
 
-def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[int], taxi: str = "green") -> dict:
+def _as_parquet(files: list, taxi: str) -> Path:
+    """A TLC-layout mirror holding ``files``' trips as parquet (written once per file)."""
+    from tests.support import fake_parquet
+
+    root = WORK / f"data-backfill-parquet-{taxi}"
+    for file in files:
+        path = fake_parquet.tlc_path(root, taxi, file.month)
+        if not path.exists() or path.stat().st_mtime < file.path.stat().st_mtime:
+            say(f"writing {path.name} from {file.path.name}")
+            fake_parquet.from_csv(file.path, taxi, file.month, root)
+    return root
+
+
+def _turns(tis: list[dict]) -> list[dict]:
+    """Each finished task of one run: its duration, and the scheduler's and the executor's turns before it.
+
+    The scheduler's turn runs from the end of the last task that finished before this one was queued
+    (its upstream, as the graph is a chain) -- or the run's start -- to ``queued_when``; the
+    executor's from ``queued_when`` to ``start_date``."""
+    done = sorted((t for t in tis if t["start_date"] and t["end_date"] and t["queued_when"]),
+                  key=lambda t: _time(t["start_date"]))
+    out = []
+    for t in done:
+        queued, start, end = _time(t["queued_when"]), _time(t["start_date"]), _time(t["end_date"])
+        before = [_time(o["end_date"]) for o in done if o is not t and _time(o["end_date"]) <= queued]
+        out.append({"task_id": t["task_id"], "duration": (end - start).total_seconds(),
+                    "executor": (start - queued).total_seconds(),
+                    "scheduler": (queued - max(before)).total_seconds() if before else None})
+    return out
+
+
+def _span(tis: list[dict]) -> tuple[datetime, datetime] | None:
+    """A run's first task queued -> its last task's end (None if no task ran)."""
+    done = [t for t in tis if t["queued_when"] and t["end_date"]]
+    if not done:
+        return None
+    return min(_time(t["queued_when"]) for t in done), max(_time(t["end_date"]) for t in done)
+
+
+def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[int], taxi: str = "green",
+                  fmt: str = "csv.gz") -> dict:
     dag_id = f"postgres_taxi_{taxi}"
     root = WORK / ("data-small" if taxi == "green" else f"data-backfill-{taxi}")  # green: case 1 loads them too
     files = generated(taxi, month_range(Month(2019, 1), months), rows, root=root)
+    source = _as_parquet(files, taxi) if fmt == "parquet" else files[0].root
     local = _airflow_local()
     out = {}
     for max_active in settings:
-        tag = f"bf{max_active}"
+        tag = f"bf{max_active}{'p' if fmt == 'parquet' else ''}"
         server.recreate(f"{tag}_taxi")
         server.run("dropdb", f"{tag}_meta")
         env = {**os.environ,
                "NY_TAXI_START_MONTH": str(files[0].month), "NY_TAXI_END_MONTH": str(files[-1].month),
                "NY_TAXI_MAX_ACTIVE_RUNS": str(max_active), "NY_TAXI_RETRIES": "0",
-               "AIRFLOW_VAR_NY_TAXI_SOURCE": str(files[0].root),
+               "AIRFLOW_VAR_NY_TAXI_SOURCE": str(source),
                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
         env.pop("NY_TAXI_COPY_STREAMS", None)
         airflow = local.LocalAirflow(local.LocalAirflowSettings(
@@ -89,10 +136,12 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
             token = airflow.token()
             _, body = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=logical_date&limit=100", token=token)
             runs = body["dag_runs"]
-            loads, tasks = [], []
+            loads, tasks, turns, spans = [], [], [], []
             for run in runs:
                 _, tis = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances",
                                          token=token)
+                turns += _turns(tis["task_instances"])
+                spans.append(_span(tis["task_instances"]))
                 for t in tis["task_instances"]:
                     if t["start_date"] and t["end_date"]:
                         tasks.append((_time(t["start_date"]), _time(t["end_date"])))
@@ -107,10 +156,20 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
         out[max_active] = {
             "runs": len(runs), "succeeded": sum(r["state"] == "success" for r in runs), "exit_code": code,
             "wall": wall, "load": load, "overhead_share": 1 - load / wall,
-            "other_tasks": busy - load, "between_tasks": wall - busy,
+            "other_tasks": busy - load, "between_tasks": wall - busy, "turns": turns,
+            # serially: from a run's last task's end to the next run's first task being queued
+            "between_runs": [(b[0] - a[1]).total_seconds() for a, b in zip(sorted(spans), sorted(spans)[1:])
+                             if a and b] if max_active == 1 else [],
             "rows_per_file": server.scalar(f"{tag}_taxi", "SELECT string_agg(n::text, ',') FROM "
                                            f"(SELECT count(*) AS n FROM public.{taxi}_tripdata GROUP BY filename) c"),
         }
         say(f"backfill max_active_runs={max_active}: {out[max_active]['succeeded']}/{len(runs)} runs, wall {wall:.1f} s, "
             f"loads {load:.1f} s, Airflow overhead {100 * out[max_active]['overhead_share']:.0f}%")
-    return {"months": months, "rows": rows, "settings": out, "taxi": taxi}
+    return {"months": months, "rows": rows, "settings": out, "taxi": taxi, "format": fmt}
+
+
+def year_case(server: BenchPostgres, months: int, rows: int, max_active: int = 2) -> dict:
+    """Issue 27's year of parquet: the same generated green months caught up twice by the local
+    Airflow, once as the DataTalksClub's csv.gz and once as the TLC's parquet (a mirror in the TLC's
+    layout), each with fresh databases; rows/s and the Airflow overhead of each."""
+    return {fmt: backfill_case(server, months, rows, [max_active], fmt=fmt) for fmt in ("csv.gz", "parquet")}

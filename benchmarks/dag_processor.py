@@ -65,7 +65,7 @@ def _parse_durations(name: str, source: str, runs: int) -> Samples:
         **os.environ,
         "AIRFLOW_HOME": str(work / "home"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'home' / 'airflow.db'}",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0",

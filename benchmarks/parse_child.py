@@ -23,7 +23,7 @@ def main() -> None:
     os.environ.update({
         "AIRFLOW_HOME": tempfile.mkdtemp(prefix="bench-parse-home-"),
         "AIRFLOW__CORE__DAGS_FOLDER": folder,
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",

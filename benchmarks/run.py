@@ -13,6 +13,8 @@ Settings (``make bench VAR=...`` or the environment):
 | ``MEMORY_ROWS`` | 7000000 | rows of the generated month of case 3 (yellow 2019-01) |
 | ``BACKFILL_MONTHS`` / ``BACKFILL_ROWS`` | 10 / 90000 | case 5's months and rows per month |
 | ``BACKFILL_TAXI`` | green | case 5's type: green, or yellow (its wider rows) |
+| ``BACKFILL_RUNS`` | 1,2,4 | case 5's ``max_active_runs`` settings, one catchup each |
+| ``YEAR_MONTHS`` / ``YEAR_ROWS`` | 12 / 90000 | case 13: green months caught up as csv.gz and as parquet, at max_active_runs 2 |
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
 | ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
@@ -40,7 +42,8 @@ from benchmarks.common import BENCH_DIR, WORK, BenchPostgres, Samples, free_port
 from benchmarks.data import generated, mirror, month_range  # noqa: E402
 from taxi_pipeline.months import Month  # noqa: E402
 
-ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "parquet", "quality", "dbt", "pandas", "page")
+ALL_CASES = ("main", "growth", "memory", "parse", "dagproc", "backfill", "year", "parquet", "quality", "dbt", "pandas",
+             "page")
 OPT_IN_CASES = ("scale",)  # only when CASES names them: they take most of an hour and tens of GB
 
 
@@ -51,6 +54,16 @@ def _int(name: str, default: int) -> int:
     if not raw.isdigit():
         raise SystemExit(f"{name}: expected a non-negative integer, got {raw!r}")
     return int(raw)
+
+
+def _ints(name: str, default: list[int]) -> list[int]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise SystemExit(f"{name}: expected positive integers separated by commas, e.g. 1,2,4, got {raw!r}")
+    return [int(p) for p in parts]
 
 
 def _taxi(name: str) -> str:
@@ -112,7 +125,7 @@ def main() -> int:
     info = {**_machine(), "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "make bench" + "".join(f" {k}={os.environ[k]}" for k in
                                               ("ROWS", "DATA", "REPS", "CASES", "GROWTH", "MEMORY_ROWS", "PANDAS_CHUNKS",
-                                               "BACKFILL_MONTHS", "BACKFILL_ROWS", "BACKFILL_TAXI", "SCALE_DIVISOR")
+                                               "BACKFILL_MONTHS", "BACKFILL_ROWS", "BACKFILL_TAXI", "BACKFILL_RUNS", "YEAR_MONTHS", "YEAR_ROWS", "SCALE_DIVISOR")
                                               if os.environ.get(k))}
     server = BenchPostgres(WORK / "pg", free_port())
     say(f"starting the benchmark's Postgres ({server.pg_dir}, port {server.port})")
@@ -194,6 +207,15 @@ def main() -> int:
 
             say("case 6: parse cost in the real dag-processor, LazyOperator vs the provider's operators")
             results["dagproc"] = dag_processor_case(_int("DAGPROC_RUNS", 12))
+        if "year" in selected:
+            from benchmarks import backfill
+
+            why_not = backfill.available()
+            if why_not:
+                results["year_pending"] = why_not
+            else:
+                say("case 13: a year of green as csv.gz and as parquet, through the scheduler")
+                results["year"] = backfill.year_case(server, _int("YEAR_MONTHS", 12), _int("YEAR_ROWS", 90_000))
         if "backfill" in selected:
             from benchmarks import backfill
 
@@ -204,7 +226,7 @@ def main() -> int:
                 say("case 5: backfill through the scheduler")
                 try:
                     results["backfill"] = backfill.backfill_case(
-                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), [1, 2, 4],
+                        server, _int("BACKFILL_MONTHS", 10), _int("BACKFILL_ROWS", 90_000), _ints("BACKFILL_RUNS", [1, 2, 4]),
                         taxi=_taxi("BACKFILL_TAXI"))
                 except Exception as exc:  # the rest of the run still counts
                     say(f"backfill failed: {exc!r}")

@@ -17,7 +17,10 @@ zone lookup seed, `fact_trips`, `fact_fhv_trips` and `dm_monthly_zone_revenue`.
 from __future__ import annotations
 
 from taxi_pipeline.analytics.dags import DBT_TARGETS, build_dbt_dag
+from taxi_pipeline.parsing import building
 
 # One DAG per warehouse (analytics/dags.py DBT_TARGETS): the models are the same, the profile differs.
+# A task's process builds only its own DAG (parsing.py).
 for _target in DBT_TARGETS:
-    globals()[f"dbt_taxi_{_target}"] = build_dbt_dag(_target, doc_md=__doc__)
+    if building(f"dbt_taxi_{_target}"):
+        globals()[f"dbt_taxi_{_target}"] = build_dbt_dag(_target, doc_md=__doc__)

@@ -219,6 +219,8 @@ class LocalAirflow:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            # Airflow's reader of plugins/.airflowignore warns of a pathspec deprecation in every process.
+            "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # cosmos pings a usage endpoint per task otherwise
             # No lineage emitted; cosmos reads the namespace at import and warns when it is unset.

@@ -70,6 +70,8 @@ def _configure_airflow(args: argparse.Namespace) -> None:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            # Airflow's reader of plugins/.airflowignore warns of a pathspec deprecation in every process.
+            "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # No lineage emitted; cosmos reads the namespace at import and warns when it is unset.
             "AIRFLOW__OPENLINEAGE__DISABLED": "True", "AIRFLOW__OPENLINEAGE__NAMESPACE": "ny_taxi",

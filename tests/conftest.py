@@ -27,6 +27,7 @@ os.environ.update(
         "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",  # plugins/.airflowignore's reader (see there)
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",

@@ -11,9 +11,9 @@ from taxi_pipeline.specs import SPECS
 from tests.conftest import ROOT
 
 EXPECTED_TASKS = {
-    "postgres": ["resolve_month", "wait_for_file", "load_staging", "hash_merge", "drop_staging",
+    "postgres": ["wait_for_file", "load_staging", "hash_merge", "drop_staging",
                  "check_quality"],
-    "gcp": ["resolve_month", "wait_for_file", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
+    "gcp": ["wait_for_file", "ensure_tables", "upload_to_gcs", "load_monthly_table", "find_partitions",
             "hash_merge", "check_quality", "drop_monthly_table"],
 }
 TEARDOWN = {"postgres": "drop_staging", "gcp": "drop_monthly_table"}
@@ -80,15 +80,13 @@ def test_taxi_dag_shape(dagbag, target, taxi, cron):
     assert dag.default_args["retry_delay"] == timedelta(seconds=30)
     assert [t.task_id for t in dag.topological_sort()] == EXPECTED_TASKS[target]
     assert dag.get_task(TEARDOWN[target]).is_teardown
-    assert sorted(t.task_id for t in dag.get_task("check_quality").upstream_list) == ["hash_merge", "resolve_month"]
-    assert dag.get_task("resolve_month").retries == 0
-    sensor = dag.get_task("wait_for_file")
-    assert (sensor.mode, sensor.poke_interval) == ("reschedule", 6 * 3600)
+    assert sorted(t.task_id for t in dag.get_task("check_quality").upstream_list) == ["hash_merge", "wait_for_file"]
+    sensor = dag.get_task("wait_for_file")  # resolves the month too: one task turn, not two
+    assert (sensor.mode, sensor.poke_interval, sensor.multiple_outputs) == ("reschedule", 6 * 3600, True)
     assert sensor.timeout == 0  # conftest: NY_TAXI_PUBLISH_WAIT_DAYS=0 (default 90 days: test_settings)
     assert [a.name for a in dag.get_task("hash_merge").outlets] == [EXPECTED_ASSETS[target].format(taxi=taxi)]
-    for task in dag.tasks:
-        if task.task_id not in ("resolve_month",):
-            assert task.retries == 0  # conftest sets NY_TAXI_RETRIES=0 for fast failure tests
+    # conftest sets NY_TAXI_RETRIES=0 for fast failure tests; a bad parameter never retries (AirflowFailException)
+    assert all(task.retries == 0 for task in dag.tasks)
 
 
 def test_gcp_setup_dag(dagbag):
@@ -124,9 +122,9 @@ def test_tasks_get_the_run_as_arguments_not_by_task_id(dagbag):
     dag = dagbag.dags["gcp_taxi_green"]
     merge = dag.get_task("hash_merge").arguments
     assert isinstance(merge["configuration"], XComArg) and merge["configuration"].operator.task_id == "find_partitions"
-    assert merge["run"].operator.task_id == "resolve_month"
+    assert (merge["run"].operator.task_id, merge["run"].key) == ("wait_for_file", "run")
     checks = dag.get_task("check_quality").arguments
-    assert (checks["merged"].operator.task_id, checks["run"].operator.task_id) == ("hash_merge", "resolve_month")
+    assert (checks["merged"].operator.task_id, checks["run"].operator.task_id) == ("hash_merge", "wait_for_file")
     drop = dag.get_task("drop_monthly_table").arguments["deletion_dataset_table"]
     assert (drop.operator.task_id, drop.key) == ("upload_to_gcs", "monthly_table")
 

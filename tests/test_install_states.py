@@ -101,6 +101,7 @@ def parse(python: Path, env: dict[str, str], tmp_path: Path) -> dict:
     clean = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "NY_TAXI_"))}
     clean.update({
         "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "PYTHONWARNINGS": "ignore:GitWildMatchPattern:DeprecationWarning",  # plugins/.airflowignore's reader (see there)
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", **env,

@@ -184,7 +184,7 @@ def test_invalid_params_fail_before_any_download_or_sql(db, source, conf, named,
     run = run_month("green", conf=conf)
     assert str(run.state) == "failed"
     states = task_states(run)
-    assert states["resolve_month"] == "failed"
+    assert states["wait_for_file"] == "failed"  # it resolves the month before it looks
     assert states["load_staging"] != "success"
     assert named in capfd.readouterr().out
     assert not table_exists(db, "public.green_tripdata")  # no SQL ran

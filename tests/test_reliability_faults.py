@@ -7,7 +7,7 @@
 * Bad files (a cut last line, an HTML page, a wrong header, wrong field counts,
   values that do not parse) fail on the first try, naming the file, the line (counting the header)
   and the column; the main table is unchanged and no staging table is left.
-* A source override that can never work fails in resolve_month, before any SQL.
+* A source override that can never work fails in wait_for_file (its month and source resolved first), before any SQL.
 
 The module has its own HTTP server and database (one preloaded month), so request logs and table
 fingerprints belong to these tests alone.
@@ -356,7 +356,7 @@ def test_bad_value_deep_in_a_larger_file_is_reported_at_the_files_own_line(db, c
     ],
     ids=["ftp-url", "missing-directory", "missing-file-url"],
 )
-def test_unusable_source_fails_in_resolve_month_before_any_sql(
+def test_unusable_source_fails_in_wait_for_file_before_any_sql(
     pg_server, airflow_db, clean_server, monkeypatch, capfd, tmp_path: Path, source, expected
 ):
     """A fresh database: the failed run must not even create the tables or the staging schema."""
@@ -369,9 +369,9 @@ def test_unusable_source_fails_in_resolve_month_before_any_sql(
         run = run_month("green", 2019, 7)
         states = task_states(run)
         assert str(run.state) == "failed"
-        assert states["resolve_month"] == "failed"
-        assert all(state == "upstream_failed" for task, state in states.items() if task != "resolve_month"), states
-        assert try_number(run, "resolve_month") == 1
+        assert states["wait_for_file"] == "failed"
+        assert all(state == "upstream_failed" for task, state in states.items() if task != "wait_for_file"), states
+        assert try_number(run, "wait_for_file") == 1
         assert expected.format(tmp=tmp_path) in capfd.readouterr().out
         with psycopg.connect(pg_server.uri(name), autocommit=True) as conn:
             assert not table_exists(conn, "public.green_tripdata")

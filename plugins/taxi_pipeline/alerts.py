@@ -63,7 +63,7 @@ class MonthAlerts:
         self.spec, self.window, self.settings = spec, window, settings
 
     def month_label(self, context: Any) -> str:
-        """The run's month, decided as resolve_month decides it (a callback gets no task's arguments)."""
+        """The run's month, decided as wait_for_file decides it (a callback gets no task's arguments)."""
         try:
             dag_run = context["dag_run"]
             month, _ = resolve_month(dag_run.conf or {}, context.get("logical_date"), self.window,

@@ -62,7 +62,7 @@ def verdict(check: QualityCheck, measured: float | None, passed: bool, facts: di
 
 class MonthQualityCheckOperator(SQLTableCheckOperator):
     """The ``taxi`` spec's checks on one loaded month of ``table``; ``run`` and ``merged`` are
-    XComArgs (resolve_month's run, hash_merge's result: staged/inserted/skipped rows, the audit
+    XComArgs (wait_for_file's run, hash_merge's result: staged/inserted/skipped rows, the audit
     row's ``load_id``), so the checks are built when the task runs. ``record_template`` (an
     include/sql template, given ``audit_schema``) writes the results into the audit row
     (``%(quality)s``: JSON, ``%(load_id)s``)."""

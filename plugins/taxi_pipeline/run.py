@@ -1,7 +1,7 @@
 """The first task of every run decides which month it loads, before any network or SQL; and the
 shapes every task hands the next.
 
-:class:`MonthRun` is the one shape a run's facts travel in: built by ``resolve_month`` from the
+:class:`MonthRun` is the one shape a run's facts travel in: built by ``wait_for_file`` (factory.MonthResolver) from the
 validated month and the spec, then handed to every later task as an argument (an XComArg). No
 later step builds an identifier from user input. The tasks' own results (:class:`Staged`,
 :class:`Uploaded`, :class:`MergePlan`, :class:`Merged`, :class:`QualityVerdict`) are declared

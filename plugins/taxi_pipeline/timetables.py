@@ -4,7 +4,7 @@ Why not the DAG's ``end_date``: Airflow gives every task the DAG's end_date and 
 instance for a run dated after it, and the Trigger form's Logical Date defaults to *now*. So with
 an end_date in the past, the first click on Trigger made an empty run that "succeeded" having
 loaded nothing. Ending the schedule here instead leaves the tasks undated: the manual run gets
-its tasks, and resolve_month decides which month it loads (the form's, pre-filled with the
+its tasks, and wait_for_file decides which month it loads (the form's, pre-filled with the
 window's last). Catchup and ``airflow backfill create`` stop at the same month as before.
 
 It is registered by the ``taxi_pipeline`` plugin (plugins/taxi_pipeline_plugin.py), as Airflow

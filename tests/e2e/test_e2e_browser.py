@@ -164,7 +164,7 @@ def test_an_untouched_form_one_click_loads_the_latest_month(ui: AirflowUI, airfl
 
     run = wait_new_manual_run(airflow, GREEN_DAG, known=0)
     assert run["state"] == "success", airflow.task_instances(GREEN_DAG, run["dag_run_id"])
-    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "resolve_month")
+    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "wait_for_file", "run")
     assert (resolved["year"], resolved["month"], resolved["origin"]) == (2019, 3, "params")
     assert airflow.rows_per_file("green")[GREEN.filename(2019, 3)] == release[("green", 3)].data_lines
 
@@ -177,7 +177,7 @@ def test_the_form_loads_the_month_typed_in(ui: AirflowUI, airflow: E2EAirflow, r
 
     run = wait_new_manual_run(airflow, GREEN_DAG, known=1)
     assert run["state"] == "success", airflow.task_instances(GREEN_DAG, run["dag_run_id"])
-    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "resolve_month")
+    resolved = airflow.xcom(GREEN_DAG, run["dag_run_id"], "wait_for_file", "run")
     assert (resolved["year"], resolved["month"]) == (2019, 2)
     # Catchup (unpaused by the first trigger) loads 2019-01..03 too: every file exactly once.
     airflow.wait_runs_done(GREEN_DAG, 5, RUN_TIMEOUT)  # 3 scheduled + 2 manual

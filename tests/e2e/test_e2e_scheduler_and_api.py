@@ -184,9 +184,9 @@ def test_api_trigger_with_params_and_no_logical_date_loads_that_month(airflow, c
     assert server.count(method="GET") == server.count(method="GET", status=200)  # only existing files asked for
 
 
-def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(airflow, catchup, server, db, smtp):
+def test_api_trigger_outside_the_window_fails_at_wait_for_file_before_any_sql(airflow, catchup, server, db, smtp):
     """2018 passes the form's schema (any integer year), so Airflow creates the run; the first
-    task checks the window and fails naming the parameter; nothing downstream runs."""
+    task (wait_for_file resolves the month before it looks) checks the window and fails naming the parameter; nothing downstream runs."""
     before = fingerprint(db)
     requests_before = len(server.requests)
     status, run = airflow.trigger(DAG_ID, {"year": 2018, "month": 12})
@@ -195,16 +195,16 @@ def test_api_trigger_outside_the_window_fails_at_resolve_month_before_any_sql(ai
 
     assert done["state"] == "failed"
     tis = airflow.task_instances(DAG_ID, run["dag_run_id"])
-    assert tis["resolve_month"]["state"] == "failed" and tis["resolve_month"]["try_number"] == 1
-    assert {t: ti["state"] for t, ti in tis.items() if t != "resolve_month"} == dict.fromkeys(
-        ("wait_for_file", "load_staging", "hash_merge", "drop_staging", "check_quality"), "upstream_failed"
+    assert tis["wait_for_file"]["state"] == "failed" and tis["wait_for_file"]["try_number"] == 1
+    assert {t: ti["state"] for t, ti in tis.items() if t != "wait_for_file"} == dict.fromkeys(
+        ("load_staging", "hash_merge", "drop_staging", "check_quality"), "upstream_failed"
     )
-    log = airflow.task_log(DAG_ID, run["dag_run_id"], "resolve_month")
+    log = airflow.task_log(DAG_ID, run["dag_run_id"], "wait_for_file")
     assert "year/month: 2018-12 is outside this DAG's window 2019-01..2019-03" in log
     # One alert, from the worker's failure callback: the month, the task, the error, the log's URL.
-    alert = smtp.text(smtp.wait_for("resolve_month failed"))
+    alert = smtp.text(smtp.wait_for("wait_for_file failed"))
     assert "Month: green (month not resolved: year/month: 2018-12 is outside this DAG's window" in alert
-    assert "Failed task: resolve_month (try 1)" in alert
+    assert "Failed task: wait_for_file (try 1)" in alert
     assert f"Log: {airflow.local.s.base_url}/dags/{DAG_ID}/runs/" in alert
     assert fingerprint(db) == before  # no SQL ran
     assert len(server.requests) == requests_before  # no download

@@ -29,7 +29,7 @@ class HashMergeJobOperator(BigQueryInsertJobOperator):
     """Runs the MERGE job, logs what users look for (rows inserted, bytes processed and billed) and
     writes the load's audit row to ``audit_table``.
 
-    ``run`` and ``uploaded`` are resolve_month's and upload_to_gcs's results, ``staged_rows`` what
+    ``run`` and ``uploaded`` are wait_for_file's and upload_to_gcs's results, ``staged_rows`` what
     the monthly table held. The audit row is the job right after the MERGE, from its row count:
     real BigQuery could put both in one multi-statement transaction, but the emulator the tests run
     on cannot, so this is the tested form. What it leaves open: a worker killed between the two

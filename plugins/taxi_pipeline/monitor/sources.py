@@ -135,7 +135,7 @@ def _one_line(exc: BaseException) -> str:
 
 def airflow_runs(session: Any, target: AuditTarget, type_windows: Iterable[TypeWindow]) -> list[Run]:
     """The runs of the target's taxi DAGs from Airflow's metadata DB, each with the month it loads
-    (resolve_month, as the run's own first task decides it), its note, the task that failed, and
+    (as the run's own first task, wait_for_file, decides it), its note, the task that failed, and
     what wait_for_file says about the file. Runs whose month cannot be resolved are left out."""
     from airflow.models.dagrun import DagRun, DagRunNote
     from airflow.models.taskinstance import TaskInstance

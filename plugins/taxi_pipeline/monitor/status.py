@@ -70,7 +70,7 @@ class Load:
 
 @dataclass(frozen=True)
 class Run:
-    """One DAG run of a month, from Airflow's metadata (the month as resolve_month decides it)."""
+    """One DAG run of a month, from Airflow's metadata (the month as wait_for_file decides it)."""
 
     taxi: str
     month: Month

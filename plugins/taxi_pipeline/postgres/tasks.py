@@ -1,6 +1,6 @@
 """The Postgres target's tasks: load staging (tables ensured first) -> hash-merge -> check quality, drop staging.
 
-Each task gets what it needs as arguments (the run from ``resolve_month``, the staged month from
+Each task gets what it needs as arguments (the run from ``wait_for_file``, the staged month from
 ``load_staging``, the merge's result); the work itself is in steps.py and quality.py.
 """
 
