@@ -19,9 +19,12 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import steps
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
 from benchmarks.data import SourceMonth, generated, month_range
 from benchmarks.load_paths import AdbcIngest, Floor, Indexed, Kestra, Ours, ParquetFloor, ParquetFloorIds, PsycopgRows
@@ -54,6 +57,7 @@ def main_case(server: BenchPostgres, months: list[SourceMonth], reps: int) -> di
              Indexed(server, "b_indexed"), Kestra(server, "b_kestra")]
     _warm_up(server)
     first, reload, rows = PhaseResult(), PhaseResult(), {}
+    step_seconds = {"first load": Counter(), "re-load": Counter()}  # ours (the default), summed over repetitions
     for rep in range(reps):
         for path in paths:
             path.reset()
@@ -63,7 +67,10 @@ def main_case(server: BenchPostgres, months: list[SourceMonth], reps: int) -> di
                 for path in rotated(paths, rep):
                     path.prepare(month)
                     server.checkpoint()
-                    seconds, loaded = timed(lambda: path.load(month))
+                    with steps.timing() if path is paths[1] else nullcontext() as seconds_by_step:
+                        seconds, loaded = timed(lambda: path.load(month))
+                    if seconds_by_step is not None:
+                        step_seconds[phase].update(seconds_by_step)
                     totals[path.name] += seconds
                     expected = loaded.rows if phase == "first load" or isinstance(path, Floor) else 0
                     if loaded.inserted != expected:
@@ -74,7 +81,10 @@ def main_case(server: BenchPostgres, months: list[SourceMonth], reps: int) -> di
             say(f"rep {rep + 1}/{reps} {phase}: " + ", ".join(f"{n} {s:.2f} s" for n, s in totals.items()))
     same = _same_rows(server, [("b_ours", "public"), ("b_ours_1", "public"), ("b_indexed", "indexed"),
                                ("b_kestra", "public")], months)
-    return {"first": first, "reload": reload, "rows": rows, "same_rows": same, "paths": [p.name for p in paths]}
+    per_month = 1 / (reps * len(months))
+    return {"first": first, "reload": reload, "rows": rows, "same_rows": same, "paths": [p.name for p in paths],
+            "steps": {phase: {label: value * per_month for label, value in steps.rows(counter)}
+                      for phase, counter in step_seconds.items()}}
 
 
 def _same_rows(server: BenchPostgres, databases: list[tuple[str, str]], months: list[SourceMonth]) -> bool:

@@ -75,13 +75,22 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
         super().__init__(checks={c.name: {"check_statement": "TRUE"} for c in spec.checks}, **kwargs)
         self.spec, self.run, self.merged, self.record_template = spec, run, merged, record_template
 
+    # The measures and the audit update share one connection (the hook's get_first and run opened
+    # one each: a login per statement); the provider's check query has its own.
+    _conn: Any = None
+
     def first_row(self, sql: str) -> Sequence[Any]:
-        return self.get_db_hook().get_first(sql)
+        self._conn = self.get_db_hook().get_conn()
+        return self._conn.execute(sql).fetchone()
 
     def record_quality(self, load_id: Any, quality: str) -> None:
-        hook = self.get_db_hook()
-        hook.log_sql = False  # the results are logged line by line already
-        hook.run(render(self.record_template, audit_schema=AUDIT_SCHEMA), parameters={"quality": quality, "load_id": load_id})
+        self._conn.execute(render(self.record_template, audit_schema=AUDIT_SCHEMA), {"quality": quality, "load_id": load_id})
+        self._conn.commit()
+
+    def close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def execute(self, context: Any) -> QualityVerdict:
         run, merged, facts = self.run, self.merged, month_facts(self.spec, self.run, self.merged)
@@ -90,12 +99,15 @@ class MonthQualityCheckOperator(SQLTableCheckOperator):
             super().execute(context)  # the provider's query and verdicts (self.checks[...]["success"])
         except AirflowException:  # some check failed: self.checks says which, the measures below what they saw
             pass
-        values = self.first_row(measure_sql)
-        results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(self.spec.checks, values)]
-        failed = [r for r in results if not r["passed"] and r["severity"] == "fail"]
-        warned = [r for r in results if not r["passed"] and r["severity"] == "warn"]
-        quality = {"verdict": "fail" if failed else "warn" if warned else "ok", "checks": results}
-        self.record_quality(merged["load_id"], json.dumps(quality))
+        try:
+            values = self.first_row(measure_sql)
+            results = [verdict(c, v, bool(self.checks[c.name].get("success")), facts) for c, v in zip(self.spec.checks, values)]
+            failed = [r for r in results if not r["passed"] and r["severity"] == "fail"]
+            warned = [r for r in results if not r["passed"] and r["severity"] == "warn"]
+            quality = {"verdict": "fail" if failed else "warn" if warned else "ok", "checks": results}
+            self.record_quality(merged["load_id"], json.dumps(quality))
+        finally:
+            self.close_connection()
         for r in results:
             level = logging.INFO if r["passed"] else logging.ERROR if r["severity"] == "fail" else logging.WARNING
             log.log(level, "%s: %s %s", run["filename"], "ok  " if r["passed"] else r["severity"], r["says"])
