@@ -32,6 +32,7 @@ from benchmarks.data import generated, month_range
 from taxi_pipeline.months import Month
 
 LOAD_TASKS = ("load_staging", "hash_merge")
+DBT_DAGS = ("dbt_taxi_postgres", "dbt_taxi_bigquery")
 
 
 def _airflow_local():
@@ -132,7 +133,9 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
         ))
         say(f"backfill: {months} months of {rows:,} rows, max_active_runs={max_active}: starting the local Airflow")
         try:
-            code = airflow.run([taxi], say=lambda m: say(f"  airflow: {m}"))
+            # The dbt DAGs run on each merge's Asset: paused, so the case times the load DAG alone
+            # (with dbt installed they built the models beside every catchup: 65.8 s against 34.0 s without).
+            code = airflow.run([taxi], say=lambda m: say(f"  airflow: {m}"), also_paused=DBT_DAGS)
             token = airflow.token()
             _, body = airflow.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=logical_date&limit=100", token=token)
             runs = body["dag_runs"]
