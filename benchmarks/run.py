@@ -207,22 +207,17 @@ def main() -> int:
 
             say("case 6: parse cost in the real dag-processor, LazyOperator vs the provider's operators")
             results["dagproc"] = dag_processor_case(_int("DAGPROC_RUNS", 12))
-        if "year" in selected:
+        scheduler_cases = [c for c in ("year", "backfill") if c in selected]  # both run the local Airflow
+        if scheduler_cases:
             from benchmarks import backfill
 
             why_not = backfill.available()
-            if why_not:
-                results["year_pending"] = why_not
-            else:
+            for case in scheduler_cases if why_not else ():
+                results[f"{case}_pending"] = why_not
+            if not why_not and "year" in selected:
                 say("case 13: a year of green as csv.gz and as parquet, through the scheduler")
                 results["year"] = backfill.year_case(server, _int("YEAR_MONTHS", 12), _int("YEAR_ROWS", 90_000))
-        if "backfill" in selected:
-            from benchmarks import backfill
-
-            why_not = backfill.available()
-            if why_not:
-                results["backfill_pending"] = why_not
-            else:
+            if not why_not and "backfill" in selected:
                 say("case 5: backfill through the scheduler")
                 try:
                     results["backfill"] = backfill.backfill_case(
