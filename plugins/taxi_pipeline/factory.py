@@ -90,8 +90,9 @@ def wait_for_file(spec: TaxiSpec, window: Window, settings: Settings) -> tuple[X
     file. Returns its two outputs: the run (MonthRun) and the file it found (LocatedFile).
 
     One task, not two: resolving the month was a task of its own (resolve_month) that took a task
-    turn per run -- a process, the DAG file parsed, the scheduler's and the executor's turns, about
-    1.3 s of a 200k-row month's 11.6 s (make bench case 5) -- for a few milliseconds of work. The
+    turn per run -- a process, the DAG file parsed, the scheduler's and the executor's turns: its
+    executor turn and its own time were 0.13 s + 0.39 s of a 200k-row month's 6.8 s
+    (benchmarks/backfill-real/green/RESULTS-before.md) -- for a few milliseconds of work. The
     waiting is what this task shows in the grid for weeks on the live schedule, so it keeps the
     sensor's name; a bad parameter fails it at once, with the note naming the parameter."""
     sensor = MonthPublishedSensor(task_id="wait_for_file", resolve=MonthResolver(spec, window, settings),
