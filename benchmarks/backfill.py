@@ -9,7 +9,7 @@ then the runs and task instances read back from the REST API.
 * load time: the union of the intervals in which a ``load_staging`` or ``hash_merge`` task ran
   (the database work; with parallel runs, overlapping loads count once);
 * Airflow overhead: wall time minus load time, as a share of wall time; split into the time some
-  other task ran (resolve_month, drop_staging, first imports) and the time no task
+  other task ran (wait_for_file, check_quality, drop_staging, first imports) and the time no task
   ran at all (the scheduler's loop between tasks and runs).
 * where a month's time goes, task by task (medians over the runs): each task's own duration, the
   scheduler's turn from its upstream's end to its ``queued_when``, and the executor's from then to
@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.common import ROOT, WORK, BenchPostgres, free_port, say
-from benchmarks.data import generated, month_range
+from benchmarks.data import as_parquet, generated, month_range
 from taxi_pipeline.months import Month
 
 LOAD_TASKS = ("load_staging", "hash_merge")
@@ -70,19 +70,6 @@ def available() -> str | None:
     return None
 
 
-def _as_parquet(files: list, taxi: str) -> Path:
-    """A TLC-layout mirror holding ``files``' trips as parquet (written once per file)."""
-    from tests.support import fake_parquet
-
-    root = WORK / f"data-backfill-parquet-{taxi}"
-    for file in files:
-        path = fake_parquet.tlc_path(root, taxi, file.month)
-        if not path.exists() or path.stat().st_mtime < file.path.stat().st_mtime:
-            say(f"writing {path.name} from {file.path.name}")
-            fake_parquet.from_csv(file.path, taxi, file.month, root)
-    return root
-
-
 def _turns(tis: list[dict]) -> list[dict]:
     """Each finished task of one run: its duration, and the scheduler's and the executor's turns before it.
 
@@ -114,7 +101,9 @@ def backfill_case(server: BenchPostgres, months: int, rows: int, settings: list[
     dag_id = f"postgres_taxi_{taxi}"
     root = WORK / ("data-small" if taxi == "green" else f"data-backfill-{taxi}")  # green: case 1 loads them too
     files = generated(taxi, month_range(Month(2019, 1), months), rows, root=root)
-    source = _as_parquet(files, taxi) if fmt == "parquet" else files[0].root
+    if fmt == "parquet":
+        files = [as_parquet(f, WORK / f"data-backfill-parquet-{taxi}") for f in files]
+    source = files[0].root
     local = _airflow_local()
     out = {}
     for max_active in settings:

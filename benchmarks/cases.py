@@ -26,7 +26,7 @@ from pathlib import Path
 
 from benchmarks import steps
 from benchmarks.common import BENCH_DIR, ROOT, WORK, BenchPostgres, Samples, rotated, say, timed
-from benchmarks.data import SourceMonth, generated, month_range
+from benchmarks.data import SourceMonth, as_parquet, generated, month_range
 from benchmarks.load_paths import AdbcIngest, Floor, Indexed, Kestra, Ours, ParquetFloor, ParquetFloorIds, PsycopgRows
 from taxi_pipeline.months import Month
 
@@ -269,17 +269,12 @@ def parquet_case(server: BenchPostgres, month: SourceMonth, reps: int) -> dict:
     encoders for our load's COPY (ADBC's ingest, psycopg's write_row), each into its own database.
     Every parquet path checks it wrote the file's rows; ours and the candidates must hold the same
     (unique_row_id, filename) rows."""
-    from tests.support import fake_parquet
-
-    root = WORK / "data-parquet"
-    path = fake_parquet.tlc_path(root, month.spec.taxi, month.month)
-    if not path.exists():
-        fake_parquet.from_csv(month.path, month.spec.taxi, month.month, root)
-    as_parquet = SourceMonth(month.spec, month.month, path, root)
-    paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), as_parquet),
-             ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), as_parquet),
-             ("binary COPY floor", ParquetFloor(server, "p_floor"), as_parquet),
-             *((p.name, p, as_parquet) for p in (ParquetFloorIds(server, "p_floor_ids"), AdbcIngest(server, "p_adbc"),
+    parquet_month = as_parquet(month, WORK / "data-parquet")
+    path = parquet_month.path
+    paths = [("csv.gz", Ours(server, "p_csv"), month), ("parquet", Ours(server, "p_parquet"), parquet_month),
+             ("parquet as CSV (before)", _ParquetAsCsv(server, "p_parquet_csv"), parquet_month),
+             ("binary COPY floor", ParquetFloor(server, "p_floor"), parquet_month),
+             *((p.name, p, parquet_month) for p in (ParquetFloorIds(server, "p_floor_ids"), AdbcIngest(server, "p_adbc"),
                                                  PsycopgRows(server, "p_psycopg")))]
     result = PhaseResult()
     for _, path_, _ in paths:

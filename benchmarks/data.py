@@ -40,6 +40,18 @@ def generated(taxi: str, months: list[Month], rows: int, *, seed: int = 5, root:
     return out
 
 
+def as_parquet(month: SourceMonth, root: Path) -> SourceMonth:
+    """``month``'s trips as the TLC's parquet in a TLC-layout mirror under ``root``
+    (tests/support/fake_parquet.py), written again only when the csv.gz is newer."""
+    from tests.support import fake_parquet
+
+    path = fake_parquet.tlc_path(root, month.spec.taxi, month.month)
+    if not path.exists() or path.stat().st_mtime < month.path.stat().st_mtime:
+        say(f"writing {path.name} from {month.path.name}")
+        fake_parquet.from_csv(month.path, month.spec.taxi, month.month, root)
+    return SourceMonth(month.spec, month.month, path, root)
+
+
 def mirror(root: Path) -> list[SourceMonth]:
     """Every ``<root>/<taxi>/<taxi>_tripdata_YYYY-MM.csv.gz``, in (taxi, month) order."""
     root = root.resolve()

@@ -18,7 +18,7 @@ Settings (``make bench VAR=...`` or the environment):
 | ``DAGPROC_RUNS`` | 12 | parse loops of the dag-processor per variant in case 6 |
 | ``PARQUET_MEMORY_ROWS`` | 20000000 | rows of case 7's generated fhvhv parquet month (peak RSS) |
 | ``PANDAS_CHUNKS`` | 3 | case 10: chunks of 100,000 rows the pandas loader is timed over (0: the whole month) |
-| ``CASES`` | main,growth,memory,parse,dagproc,backfill,parquet,quality,dbt,pandas,page | which cases run; ``scale`` (case 11, a year of yellow at real size: about 45 min and 25 GB of disk) runs only when named |
+| ``CASES`` | main,growth,memory,parse,dagproc,backfill,year,parquet,quality,dbt,pandas,page | which cases run; ``scale`` (case 11, a year of yellow at real size: about 45 min and 25 GB of disk) runs only when named |
 | ``SCALE_DIVISOR`` | 1 | case 11: every month's rows divided by this (100: the whole case in minutes) |
 | ``DBT_FILES`` | 10 | case dbt: files of ``ROWS`` rows in the raw table (10 x 1M: >= 10M rows) |
 | ``OUT`` | benchmarks/ | where RESULTS.md, results.png and results.json go |
